@@ -1,0 +1,128 @@
+"""Errors a user can cause, each pointing at the place that caused it.
+
+Every error the CLI shows derives from :class:`MeritError`: it carries the
+file, line, column (or field) and, where the source text is known, the
+offending line with the bad part underlined, in the way sqlglot does.  The
+CLI turns any of them into a message and exit code 2; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MeritError(Exception):
+    """A problem with the user's input (ruleset, workspace or data)."""
+
+    label = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+        resource: str | None = None,
+        text: str | None = None,
+        span: tuple[int, int] | None = None,
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field
+        self.resource = resource
+        self.text = text
+        self.span = span
+        self.expected = expected
+
+    def where(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(str(self.file))
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ", ".join(parts)
+
+    def format(self) -> str:
+        where = self.where()
+        head = f"{where}: " if where else ""
+        if self.resource:
+            head += f"{self.resource}: "
+        lines = [f"{head}{self.message}"]
+        if self.text is not None:
+            lines.append(f"    {self.text}")
+            if self.span is not None:
+                start, end = self.span
+                width = max(1, end - start)
+                lines.append("    " + " " * start + "^" * width)
+        if self.expected:
+            lines.append(f"  expected: {self.expected}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "field": self.field,
+            "resource": self.resource,
+            "expected": self.expected,
+        }
+
+    def __str__(self) -> str:  # pragma: no cover - exercised through format()
+        return self.format()
+
+
+class WorkspaceError(MeritError):
+    """cycle.yaml or the workspace layout is wrong."""
+
+
+class RulesetError(MeritError):
+    """A ruleset does not parse or does not validate."""
+
+
+class ExpressionError(RulesetError):
+    """An expression inside a ruleset is not valid or not allowed."""
+
+
+class DataError(MeritError):
+    """One bad value or row in an input table."""
+
+
+class ProblemList(MeritError):
+    """Several problems found in one pass, reported together."""
+
+    def __init__(self, problems: list[MeritError], *, limit: int = 50, total: int | None = None):
+        self.problems = list(problems)[:limit]
+        self.total = total if total is not None else len(problems)
+        noun = "problem" if self.total == 1 else "problems"
+        super().__init__(f"{self.total} {noun} found")
+
+    def format(self) -> str:
+        lines = [p.format() for p in self.problems]
+        shown = len(self.problems)
+        if self.total > shown:
+            lines.append(f"... and {self.total - shown} more (showing the first {shown})")
+        lines.append(f"{self.total} {'problem' if self.total == 1 else 'problems'} found; nothing was written")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a piece of ruleset text came from, so errors can point at it."""
+
+    file: str | None = None
+    line: int | None = None  # 1-based line of the first character
+    column: int | None = None  # 1-based column of the first character
+    resource: str | None = None  # e.g. "metric 'fdr'"
+    field: str | None = None  # e.g. "where"
