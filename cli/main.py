@@ -1,0 +1,207 @@
+"""The `merit` command: a thin shell over the engine.
+
+Every user mistake arrives here as a MeritError and leaves as a message on
+stderr with exit code 2; nothing else is caught, so a real bug still shows
+its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine import __version__
+from engine.errors import MeritError
+
+app = typer.Typer(
+    name="merit",
+    help="Rules-driven performance scoring for after-sales technical support teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_USER_ERROR = 2
+
+
+def fail(exc: MeritError) -> None:
+    sys.stderr.write(f"error: {exc.format()}\n")
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+@contextmanager
+def user_errors():
+    try:
+        yield
+    except MeritError as exc:
+        fail(exc)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True):
+    """A progress display whose callback takes a step name (and an optional fraction)."""
+    if not enabled or not err.is_terminal:
+        yield lambda step, fraction=None: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=1.0)
+
+        def update(step: str, fraction: float | None = None) -> None:
+            if fraction is None:
+                progress.update(task, description=step)
+            else:
+                progress.update(task, description=step, completed=fraction)
+
+        yield update
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"merit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Show the version and exit.")) -> None:
+    """merit evaluates a performance cycle's data into scorecards through a YAML ruleset."""
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("merit-demo"), help="Where to write the demo workspace."),
+    agents: int = typer.Option(48, min=3, help="Number of agents."),
+    tickets: Optional[int] = typer.Option(None, min=0, help="Number of tickets (default: realistic for the team)."),
+    seed: int = typer.Option(7, help="Random seed; the same seed gives the same workspace."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
+) -> None:
+    """Write a realistic synthetic workspace, run its cycle and say where the results are."""
+    from engine.demo import generate_workspace
+
+    with user_errors():
+        with progress_bar() as bar:
+            generate_workspace(directory, agents=agents, tickets=tickets, seed=seed,
+                               progress=lambda step, fraction=None: bar(f"demo data: {step}", fraction))
+        result = _run(directory, pdf=pdf)
+    out.print(f"Demo workspace: {directory}")
+    _summary(result)
+
+
+def _run(directory: Path, *, pdf: bool, ruleset: str | None = None):
+    from engine.pipeline import run_cycle
+
+    render = None
+    if pdf:
+        try:
+            from engine.render import render_all  # noqa: F401  (PDFs arrive with the renderer)
+            render = render_all
+        except ImportError:
+            render = None
+    with progress_bar() as bar:
+        return run_cycle(directory, progress=bar, ruleset=ruleset, render_pdfs=render)
+
+
+def _summary(result) -> None:
+    ws = result.ws
+    scores = result.scores.table
+    graded = scores["grade"].replace("", None).dropna()
+    out.print(f"Cycle {ws.config.name} ({ws.config.period.start} – {ws.config.period.end}): "
+              f"{len(scores)} agents scored, {graded.size} graded.")
+    out.print("Results:")
+    for path in result.files:
+        if path.suffix != ".pdf":
+            out.print(f"  {path}")
+    pdfs = [p for p in result.files if p.suffix == ".pdf"]
+    if pdfs:
+        out.print(f"  {ws.out_dir / 'pdf'}/  ({len(pdfs)} PDFs)")
+
+
+@app.command()
+def run(
+    workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
+    ruleset: Optional[str] = typer.Option(None, help="Use this ruleset instead of cycle.yaml's."),
+) -> None:
+    """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
+    with user_errors():
+        result = _run(workspace, pdf=pdf, ruleset=ruleset)
+    _summary(result)
+
+
+@app.command()
+def check(workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml).")) -> None:
+    """Validate cycle.yaml, the ruleset and every input table without writing anything."""
+    from engine.pipeline import prepare
+
+    with user_errors():
+        with progress_bar() as bar:
+            prep = prepare(workspace, progress=bar)
+        counts = {name: int(t.count().execute()) for name, t in prep.tables.tables.items()}
+    table = Table(title=f"{prep.ws.config.name}: all checks passed", show_lines=False)
+    table.add_column("table")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, src in sorted(prep.tables.sources.items()):
+        table.add_row(name, src.display, str(counts.get(name, "")))
+    for name in sorted(prep.tables.missing):
+        table.add_row(name, "(absent: its metrics are undefined)", "")
+    out.print(table)
+    out.print(f"ruleset: {prep.loaded.ruleset.name} ({', '.join(prep.loaded.files)}), "
+              f"{len(prep.plan.metrics)} metrics, {len(prep.plan.ruleset.scoring.kpis)} scored KPIs")
+
+
+@app.command()
+def explain(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    agent: str = typer.Option(..., "--agent", help="Agent id."),
+    metric: str = typer.Option(..., "--metric", help="Metric id."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the records to this CSV file."),
+    limit: int = typer.Option(50, help="Show at most this many records (the CSV has all)."),
+) -> None:
+    """Show the records behind one agent's number: which counted, which were excluded, and why."""
+    from engine.explain import explain_metric
+
+    with user_errors():
+        with progress_bar() as bar:
+            report = explain_metric(workspace, agent=agent, metric=metric, progress=bar)
+    out.print(f"[bold]{report.title}[/]", markup=True)
+    for line in report.summary:
+        out.print(line)
+    if report.records is not None and len(report.records):
+        table = Table(show_lines=False)
+        for col in report.records.columns:
+            table.add_column(str(col))
+        for row in report.records.head(limit).itertuples(index=False):
+            table.add_row(*["" if v is None else str(v) for v in row])
+        out.print(table)
+        if len(report.records) > limit:
+            out.print(f"... {len(report.records) - limit} more (use --csv to get them all)")
+    if csv_out is not None and report.records is not None:
+        report.records.to_csv(csv_out, index=False, lineterminator="\n")
+        out.print(f"records written to {csv_out}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of rulesets (for editors that validate YAML)."""
+    from engine.ruleset import Ruleset
+
+    doc = Ruleset.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "merit ruleset"
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,385 @@
+"""Evaluate a compiled plan on loaded tables.
+
+Per source table, scope and breakdown, all its metrics become one Ibis
+aggregation (``FILTER``ed aggregates), run by DuckDB in one pass.  What comes
+back is small (one row per agent, team or org, times breakdown values); the
+formula and standardised metrics are then computed on those small frames,
+vectorised.  Nothing here loops over records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from .compile import ZERO_WHEN_EMPTY, CompiledMetric, Plan
+from .errors import MeritError
+from .expressions import ColumnContext
+from .intervals import wilson_interval
+from .workspace import Workspace
+
+SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
+
+
+@dataclass
+class Frame:
+    """Metric values of one scope and breakdown: columns id, [breakdown], and
+    per metric ``<id>`` (value), ``<id>__n``, ``<id>__low``, ``<id>__high``."""
+
+    scope: str
+    breakdown: str | None
+    data: pd.DataFrame
+
+
+@dataclass
+class Evaluation:
+    plan: Plan
+    frames: dict[tuple[str, str | None], Frame]
+    roster: pd.DataFrame  # the agents scored in this cycle
+    notes: dict[str, str] = field(default_factory=dict)  # metric id -> why it is undefined everywhere
+    cohort_sizes: dict[str, int] = field(default_factory=dict)
+
+    def frame(self, scope: str, breakdown: str | None = None) -> pd.DataFrame:
+        return self.frames[(scope, breakdown)].data
+
+
+def period_bounds_utc(ws: Workspace) -> tuple[dt.datetime, dt.datetime]:
+    """The period as [start, end) UTC instants (naive), from local midnights."""
+    zone = ws.zone
+    start = dt.datetime.combine(ws.config.period.start, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(ws.config.period.end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return (start.astimezone(dt.timezone.utc).replace(tzinfo=None),
+            end.astimezone(dt.timezone.utc).replace(tzinfo=None))
+
+
+def scored_roster(agents: ibis.Table, ws: Workspace) -> ibis.Table:
+    """Agents employed on at least one day of the period."""
+    start, end = ws.config.period.start, ws.config.period.end
+    hired_ok = agents.hired_on.isnull() | (agents.hired_on <= end)
+    left_ok = agents.left_on.isnull() | (agents.left_on >= start)
+    return agents.filter(hired_ok & left_ok)
+
+
+def roster_days(agents: ibis.Table, ws: Workspace) -> ibis.Table:
+    """One row per agent and day of the period on which the agent was employed."""
+    start, end = ws.config.period.start, ws.config.period.end
+    days = pd.DataFrame({"date": pd.date_range(start, end, freq="D").date})
+    calendar = ibis.memtable(days)
+    joined = agents.cross_join(calendar)
+    employed = (joined.hired_on.isnull() | (joined.hired_on <= joined.date)) & (
+        joined.left_on.isnull() | (joined.left_on >= joined.date))
+    return joined.filter(employed).select("agent_id", "date", "team", "level", "role",
+                                          _row=ibis.literal(0, "int64"))
+
+
+class Evaluator:
+    def __init__(self, plan: Plan, tables, ws: Workspace, progress: Callable[[str], None] | None = None):
+        self.plan = plan
+        self.tables = tables
+        self.ws = ws
+        self.progress = progress or (lambda step: None)
+        self.start_utc, self.end_utc = period_bounds_utc(ws)
+        agents = tables.tables["agents"]
+        self.roster_table = scored_roster(agents, ws)
+        self.roster = self.roster_table.select("agent_id", "name", "team", "level").order_by("agent_id").execute()
+        self.sources = dict(tables.tables)
+        self.sources["roster_days"] = roster_days(agents, ws)
+        self.ctx = ColumnContext(params=plan.params, timezone=ws.config.timezone, tables=self.sources)
+        self.notes: dict[str, str] = {}
+        self.cohort_sizes: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ cohorts
+    def cohort(self, tname: str) -> ibis.Table:
+        """Rows of a table inside the period, with attribution columns
+        ``_agent``, ``_team``, ``_credit`` and one ``_dim_<name>`` per dimension."""
+        t = self.sources[tname]
+        cfg = self.plan.tables.get(tname)
+        if cfg is not None and cfg.period is not None:
+            col = t[cfg.period]
+            if col.type().is_timestamp():
+                t = t.filter((col >= self.start_utc) & (col < self.end_utc))
+            else:
+                t = t.filter(col.between(self.ws.config.period.start, self.ws.config.period.end))
+        mutations = {"_credit": ibis.literal(1.0)}
+        if cfg is not None and cfg.agent is not None:
+            agent_col = t[cfg.agent]
+            if agent_col.type().is_array():
+                # Credit split: a record with k listed agents gives each 1/k.
+                t = t.mutate(_credit=1.0 / agent_col.length().cast("float64"), _agent=agent_col.unnest())
+                mutations = {}
+            else:
+                mutations["_agent"] = agent_col
+        t = t.mutate(**mutations) if mutations else t
+        if cfg is not None and cfg.agent is not None:
+            roster = self.tables.tables["agents"].select(_agent_id="agent_id", _team="team")
+            t = t.left_join(roster, t._agent == roster._agent_id).drop("_agent_id")
+        elif cfg is not None and cfg.team is not None:
+            t = t.mutate(_team=t[cfg.team])
+        dims = self.plan.dimensions.get(tname, {})
+        if dims:
+            t = t.mutate(**{f"_dim_{name}": expr.to_column(t, self.ctx) for name, expr in dims.items()})
+        return t
+
+    # ------------------------------------------------------------- aggregation
+    def _aggregates(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
+        ctx = self.ctx
+
+        def flt(*exprs):
+            cond = None
+            for e in exprs:
+                if e is None:
+                    continue
+                c = e.to_column(t, ctx).fill_null(False)
+                cond = c if cond is None else (cond & c)
+            return cond
+
+        where = cm.where
+        agg = cm.agg
+        out: dict[str, ibis.Value] = {}
+        rows = t._row
+        if agg == "count":
+            cond = flt(where)
+            out[f"{cm.id}__v"] = t._credit.sum(where=cond) if cond is not None else t._credit.sum()
+            out[f"{cm.id}__n"] = rows.count(where=cond)
+        elif agg == "ratio":
+            num_cond = flt(where, cm.numerator)
+            den_cond = flt(where, cm.denominator)
+            if cm.numerator_value is not None:
+                out[f"{cm.id}__num"] = cm.numerator_value.to_column(t, ctx).cast("float64").sum(where=num_cond)
+            else:
+                out[f"{cm.id}__num"] = rows.count(where=num_cond)
+            if cm.denominator_value is not None:
+                out[f"{cm.id}__den"] = cm.denominator_value.to_column(t, ctx).cast("float64").sum(where=den_cond)
+            else:
+                out[f"{cm.id}__den"] = rows.count(where=den_cond)
+            out[f"{cm.id}__n"] = rows.count(where=den_cond)
+        else:
+            value = cm.value.to_column(t, ctx)
+            cond = flt(where)
+            if agg == "sum":
+                out[f"{cm.id}__v"] = (value.cast("float64") * t._credit).sum(where=cond)
+            elif agg == "mean":
+                out[f"{cm.id}__v"] = value.cast("float64").mean(where=cond)
+            elif agg == "min":
+                out[f"{cm.id}__v"] = value.min(where=cond)
+            elif agg == "max":
+                out[f"{cm.id}__v"] = value.max(where=cond)
+            elif agg == "count_distinct":
+                out[f"{cm.id}__v"] = value.nunique(where=cond)
+            elif agg == "quantile":
+                out[f"{cm.id}__v"] = value.cast("float64").quantile(cm.spec.q, where=cond)
+            out[f"{cm.id}__n"] = value.count(where=cond)
+        return out
+
+    def run(self) -> Evaluation:
+        plan = self.plan
+        table_metrics: dict[str, list[CompiledMetric]] = {}
+        for cm in plan.metrics.values():
+            if cm.table is None:
+                continue
+            missing = sorted(name for name in cm.tables if not self._present(name))
+            if missing:
+                self.notes[cm.id] = self._missing_note(missing)
+                continue
+            table_metrics.setdefault(cm.table, []).append(cm)
+
+        results: dict[tuple[str, str | None], list[pd.DataFrame]] = {}
+        for tname, metrics in table_metrics.items():
+            self.progress(f"table {tname}")
+            cohort = self.cohort(tname)
+            # Materialise the cohort once: every scope and breakdown reads it.
+            cohort = self._materialise(tname, cohort, metrics)
+            for scope in ("agent", "team", "org"):
+                for breakdown in (None,) + tuple(sorted({b for cm in metrics for b in cm.breakdowns})):
+                    wanted = [cm for cm in metrics if scope in cm.scopes
+                              and (breakdown is None or breakdown in cm.breakdowns)]
+                    if not wanted:
+                        continue
+                    keys = []
+                    if SCOPE_KEY[scope]:
+                        keys.append(SCOPE_KEY[scope])
+                    if breakdown:
+                        keys.append(f"_dim_{breakdown}")
+                    aggs: dict[str, ibis.Value] = {}
+                    for cm in wanted:
+                        aggs.update(self._aggregates(cm, cohort))
+                    base = cohort
+                    if SCOPE_KEY[scope]:
+                        base = base.filter(base[SCOPE_KEY[scope]].notnull())
+                    expr = base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
+                    df = expr.execute()
+                    df = self._finish_table_metrics(df, wanted)
+                    df = df.rename(columns={SCOPE_KEY[scope] or "": "id", f"_dim_{breakdown}": "breakdown"})
+                    if scope == "org":
+                        df["id"] = "org"
+                    results.setdefault((scope, breakdown), []).append(df)
+
+        frames = self._assemble(results, table_metrics)
+        self._formulas(frames)
+        self._standardized(frames)
+        return Evaluation(plan=plan, frames=frames, roster=self.roster, notes=self.notes,
+                          cohort_sizes=self.cohort_sizes)
+
+    def _present(self, name: str) -> bool:
+        return name == "roster_days" or name in self.tables.tables
+
+    def _missing_note(self, missing: list[str]) -> str:
+        names = ", ".join(f"'{m}'" for m in missing)
+        noun = "table" if len(missing) == 1 else "tables"
+        return (f"undefined: {noun} {names} not in the workspace "
+                f"({', '.join(f'{self.ws.config.data}/{m}.csv' for m in missing)})")
+
+    def _materialise(self, tname: str, cohort: ibis.Table, metrics: list[CompiledMetric]) -> ibis.Table:
+        needed = {"_row", "_credit", "_agent", "_team"} | {c for c in cohort.columns if c.startswith("_dim_")}
+        for cm in metrics:
+            for _, expr in cm.record_exprs():
+                needed |= set(expr.names)
+        cols = [c for c in cohort.columns if c in needed]
+        name = f"_cohort_{tname}"
+        # (Ibis 12's overwrite=True emits SQL that DuckDB 1.5 rejects; drop first instead.)
+        self.tables.con.drop_table(name, force=True)
+        table = self.tables.con.create_table(name, cohort.select(cols))
+        self.cohort_sizes[tname] = int(table.count().execute())
+        return table
+
+    def _finish_table_metrics(self, df: pd.DataFrame, metrics: list[CompiledMetric]) -> pd.DataFrame:
+        for cm in metrics:
+            if cm.agg == "ratio":
+                num = df.pop(f"{cm.id}__num").astype("float64")
+                den = df.pop(f"{cm.id}__den").astype("float64")
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    df[cm.id] = np.where(den > 0, num / den.where(den != 0, np.nan), np.nan)
+                if cm.spec.is_rate:
+                    low, high = wilson_interval(num.to_numpy(), den.to_numpy())
+                    df[f"{cm.id}__low"], df[f"{cm.id}__high"] = low, high
+            else:
+                df[cm.id] = df.pop(f"{cm.id}__v").astype("float64")
+            df[f"{cm.id}__n"] = df[f"{cm.id}__n"].astype("int64")
+        return df
+
+    # ---------------------------------------------------------------- assembly
+    def _scope_ids(self, scope: str) -> pd.DataFrame:
+        if scope == "agent":
+            return pd.DataFrame({"id": self.roster["agent_id"].astype(str)})
+        if scope == "team":
+            return pd.DataFrame({"id": sorted(self.roster["team"].dropna().astype(str).unique())})
+        return pd.DataFrame({"id": ["org"]})
+
+    def _assemble(self, results, table_metrics) -> dict[tuple[str, str | None], Frame]:
+        frames: dict[tuple[str, str | None], Frame] = {}
+        all_breakdowns = {b for cm in self.plan.metrics.values() for b in cm.breakdowns}
+        for scope in ("agent", "team", "org"):
+            for breakdown in (None,) + tuple(sorted(all_breakdowns)):
+                parts = results.get((scope, breakdown), [])
+                if breakdown is None:
+                    data = self._scope_ids(scope)
+                    for part in parts:
+                        data = data.merge(part, on="id", how="left")
+                    # Count-like metrics are 0, not undefined, for a scope without records.
+                    for cms in table_metrics.values():
+                        for cm in cms:
+                            if cm.id in data and cm.agg in ZERO_WHEN_EMPTY:
+                                data[cm.id] = data[cm.id].fillna(0.0)
+                            if f"{cm.id}__n" in data:
+                                data[f"{cm.id}__n"] = data[f"{cm.id}__n"].fillna(0).astype("int64")
+                else:
+                    data = None
+                    for part in parts:
+                        data = part if data is None else data.merge(part, on=["id", "breakdown"], how="outer")
+                    if data is None:
+                        data = pd.DataFrame({"id": pd.Series(dtype=str), "breakdown": pd.Series(dtype=str)})
+                    data["breakdown"] = data["breakdown"].astype(str)
+                    data = data.sort_values(["id", "breakdown"], kind="stable").reset_index(drop=True)
+                    for col in [c for c in data.columns if c.endswith("__n")]:
+                        data[col] = data[col].fillna(0).astype("int64")
+                data["id"] = data["id"].astype(str)
+                frames[(scope, breakdown)] = Frame(scope, breakdown, data)
+        return frames
+
+    # ---------------------------------------------------------------- formulas
+    def _formulas(self, frames) -> None:
+        for cm in self.plan.metrics.values():
+            if cm.agg != "formula":
+                continue
+            missing_deps = [d for d in cm.deps if d in self.notes]
+            if missing_deps:
+                self.notes[cm.id] = self.notes[missing_deps[0]]
+                continue
+            for (scope, breakdown), frame in frames.items():
+                if scope not in cm.scopes:
+                    continue
+                if breakdown is not None and breakdown not in cm.breakdowns:
+                    continue
+                data = frame.data
+                if cm.spec.rollup == "sum" and scope != "agent":
+                    if breakdown is not None:
+                        continue
+                    agent = frames[("agent", None)].data[["id", cm.id]].merge(
+                        self.roster[["agent_id", "team"]].rename(columns={"agent_id": "id"}), on="id")
+                    if scope == "team":
+                        sums = agent.groupby("team")[cm.id].sum(min_count=1)
+                        data[cm.id] = data["id"].map(sums).astype("float64")
+                    else:
+                        data[cm.id] = agent[cm.id].sum(min_count=1)
+                else:
+                    if any(d not in data for d in cm.deps):
+                        continue
+                    data[cm.id] = self._formula_column(cm, data)
+                if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
+                    data[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
+
+    def _formula_column(self, cm: CompiledMetric, data: pd.DataFrame) -> pd.Series:
+        if data.empty:
+            return pd.Series(dtype="float64")
+        cols = {d: data[d].astype("float64") for d in cm.deps}
+        mem = ibis.memtable(pd.DataFrame({"_pos": np.arange(len(data)), **cols}))
+        value = cm.formula.to_column(mem, self.ctx)
+        out = mem.select("_pos", _value=value.cast("float64")).order_by("_pos").execute()
+        return pd.Series(out["_value"].to_numpy(dtype="float64"), index=data.index)
+
+    # ------------------------------------------------------------ standardised
+    def _standardized(self, frames) -> None:
+        for cm in self.plan.metrics.values():
+            if cm.agg != "standardized":
+                continue
+            base, by, mix = cm.spec.metric, cm.spec.by, cm.spec.mix
+            if base in self.notes:
+                self.notes[cm.id] = self.notes[base]
+                continue
+            weights = None
+            if cm.weights is not None:
+                weights = cm.weights.evaluate({}, self.plan.params)
+            elif isinstance(cm.spec.weights, dict):
+                weights = cm.spec.weights
+            if weights is None:
+                org = frames[("org", by)].data
+                col = mix
+                total = org[col].sum()
+                weights = {} if not total else dict(zip(org["breakdown"], org[col] / total))
+            if not isinstance(weights, dict):
+                raise MeritError(f"metric '{cm.id}': weights must be a mapping of {by} → weight, got {weights!r}")
+            wseries = pd.Series({str(k): float(v) for k, v in weights.items()}, dtype="float64")
+            for scope in cm.scopes:
+                parts = frames[(scope, by)].data
+                target = frames[(scope, None)].data
+                if parts.empty or base not in parts:
+                    target[cm.id] = np.nan
+                    target[f"{cm.id}__n"] = 0
+                    continue
+                df = parts[["id", "breakdown", base, f"{base}__n"]].copy()
+                df["w"] = df["breakdown"].map(wseries)
+                df = df[df[base].notna() & df["w"].notna() & (df[f"{base}__n"] > 0)]
+                df["wv"] = df["w"] * df[base]
+                sums = df.groupby("id")[["wv", "w", f"{base}__n"]].sum()
+                value = sums["wv"] / sums["w"].where(sums["w"] > 0)
+                target[cm.id] = target["id"].map(value).astype("float64")
+                target[f"{cm.id}__n"] = target["id"].map(sums[f"{base}__n"]).fillna(0).astype("int64")
+
+
+def evaluate(plan: Plan, tables, ws: Workspace, progress=None) -> Evaluation:
+    return Evaluator(plan, tables, ws, progress).run()

@@ -1,0 +1,378 @@
+"""Rulesets: pydantic models, shipped rulesets and ``extends:``.
+
+A ruleset is YAML.  ``extends:`` names a base (a shipped ruleset or a path
+relative to the extending file); the child's ``params``, ``tables``,
+``metrics`` and ``scoring.kpis`` override the base's by id, field by field,
+and ``null`` removes an id.  Every field remembers the file and position it
+came from, so an error in a merged ruleset still points at the right line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import Origin, ProblemList, RulesetError
+from .yamlpos import YamlDoc, load_yaml, load_yaml_text
+
+SCOPES = ("agent", "team", "org")
+AGGREGATIONS = ("count", "sum", "mean", "min", "max", "count_distinct", "ratio", "quantile",
+                "formula", "standardized")
+MAX_EXTENDS_DEPTH = 8
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TableConfig(_Model):
+    """How a source table is attributed and put into a cohort."""
+
+    agent: str | None = None  # column holding the agent id (or a list of ids: credit split)
+    team: str | None = None  # column holding the team, for tables without agents
+    period: str | None = None  # date or timestamp column that puts a row in the cycle
+    key: str | None = None  # the record id, for `merit explain`
+    dimensions: dict[str, str] = {}  # breakdown name -> record expression
+
+
+class Metric(_Model):
+    label: str | None = None
+    description: str | None = None
+    unit: Literal["count", "rate", "hours", "minutes", "days", "points", "score", "ratio", "currency",
+                  "percent", "number"] = "number"
+    table: str | None = None
+    where: str | None = None
+    agg: Literal[AGGREGATIONS] | None = None  # type: ignore[valid-type]
+    value: str | None = None
+    q: float | None = Field(default=None, ge=0, le=1)
+    numerator: str | None = None
+    denominator: str | None = None
+    numerator_value: str | None = None
+    denominator_value: str | None = None
+    formula: str | None = None
+    rollup: Literal["formula", "sum"] = "formula"
+    n: str | None = None
+    metric: str | None = None
+    by: str | None = None
+    weights: str | dict[str, float] | None = None
+    mix: str | None = None
+    scopes: list[Literal["agent", "team", "org"]] = list(SCOPES)
+    breakdowns: list[str] = []
+    interval: Literal["wilson", "none"] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.agg is None:
+            if self.formula is not None:
+                self.agg = "formula"
+            else:
+                raise ValueError("say how the metric is computed: 'agg' (count, sum, mean, ratio, quantile, ...) "
+                                 "or 'formula'")
+        agg = self.agg
+        needs: dict[str, tuple[str, ...]] = {
+            "count": ("table",),
+            "sum": ("table", "value"),
+            "mean": ("table", "value"),
+            "min": ("table", "value"),
+            "max": ("table", "value"),
+            "count_distinct": ("table", "value"),
+            "ratio": ("table",),
+            "quantile": ("table", "value", "q"),
+            "formula": ("formula",),
+            "standardized": ("metric", "by"),
+        }
+        missing = [name for name in needs[agg] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"agg '{agg}' needs {', '.join(repr(m) for m in missing)}")
+        if agg == "ratio" and self.numerator is None and self.numerator_value is None:
+            raise ValueError("agg 'ratio' needs 'numerator' (a filter) or 'numerator_value'")
+        if agg in ("formula", "standardized") and self.table is not None:
+            raise ValueError(f"agg '{agg}' works on other metrics; remove 'table'")
+        return self
+
+    @property
+    def is_rate(self) -> bool:
+        """A ratio of counts: it gets a Wilson interval unless told otherwise."""
+        if self.interval is not None:
+            return self.interval == "wilson"
+        return self.agg == "ratio" and self.numerator_value is None and self.denominator_value is None
+
+
+class Band(_Model):
+    min: float | None = None
+    max: float | None = None
+    points: float
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if (self.min is None) == (self.max is None):
+            raise ValueError("a band has exactly one of 'min' or 'max'")
+        return self
+
+
+class Curve(_Model):
+    """Value → points: linear between `points` (clamped at the ends) or `bands`."""
+
+    points: list[tuple[float, float]] | None = None
+    bands: list[Band] | None = None
+    target: float | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.points is None) == (self.bands is None):
+            raise ValueError("a curve has either 'points' ([[value, points], ...]) or 'bands'")
+        if self.points is not None:
+            if len(self.points) < 2:
+                raise ValueError("'points' needs at least two [value, points] pairs")
+            xs = [p[0] for p in self.points]
+            if any(b <= a for a, b in zip(xs, xs[1:])):
+                raise ValueError("'points' must be in strictly increasing order of value")
+        if self.bands is not None:
+            kinds = {"min" if b.min is not None else "max" for b in self.bands}
+            if len(kinds) > 1:
+                raise ValueError("all bands of a curve use the same bound ('min' or 'max')")
+            if not self.bands:
+                raise ValueError("'bands' is empty")
+        return self
+
+
+class Kpi(_Model):
+    metric: str | None = None  # defaults to the KPI's id
+    label: str | None = None
+    weight: float = Field(gt=0)
+    direction: Literal["higher", "lower"] = "higher"
+    curve: Curve
+    by_level: dict[str, Curve] = {}
+    min_n: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _direction_matches(self):
+        for name, curve in [("curve", self.curve)] + [(f"by_level.{k}", c) for k, c in self.by_level.items()]:
+            if curve.points is not None:
+                first, last = curve.points[0][1], curve.points[-1][1]
+                if self.direction == "higher" and last < first or self.direction == "lower" and last > first:
+                    raise ValueError(f"{name} gives fewer points for better values than direction "
+                                     f"'{self.direction}' says")
+        return self
+
+
+class GradeBand(_Model):
+    grade: str
+    min: float
+
+
+class Scoring(_Model):
+    kpis: dict[str, Kpi] = {}
+    grades: list[GradeBand] = []
+    forced_distribution: dict[str, float] | None = None  # grade -> share of agents, best first
+
+    @field_validator("grades")
+    @classmethod
+    def _descending(cls, grades):
+        mins = [g.min for g in grades]
+        if any(b >= a for a, b in zip(mins, mins[1:])):
+            raise ValueError("grades are listed best first with strictly decreasing 'min'")
+        return grades
+
+    @field_validator("forced_distribution")
+    @classmethod
+    def _sums_to_one(cls, dist):
+        if dist is not None and abs(sum(dist.values()) - 1) > 1e-9:
+            raise ValueError(f"forced_distribution shares must sum to 1 (they sum to {sum(dist.values()):g})")
+        return dist
+
+
+class Ruleset(_Model):
+    name: str
+    label: str | None = None
+    description: str | None = None
+    extends: str | None = None
+    params: dict[str, Any] = {}
+    tables: dict[str, TableConfig] = {}
+    metrics: dict[str, Metric] = {}
+    scoring: Scoring = Scoring()
+
+
+@dataclass
+class LoadedRuleset:
+    """A validated ruleset plus where each of its parts was written."""
+
+    ruleset: Ruleset
+    files: list[str]  # the chain, base first
+    sha256: str  # over the chain's file contents
+    origins: dict[tuple, tuple[YamlDoc, tuple]] = field(default_factory=dict)
+    docs: list[YamlDoc] = field(default_factory=list)
+
+    def origin(self, path: tuple, resource: str | None = None, field_name: str | None = None) -> Origin:
+        """Origin (file, line, column of the text's first character) of a merged value."""
+        doc, doc_path = self._locate(path)
+        if doc is None:
+            return Origin(resource=resource, field=field_name)
+        pos = doc.pos(doc_path)
+        if pos is None:
+            return Origin(file=doc.file, resource=resource, field=field_name)
+        line, column = pos.line, pos.column
+        if pos.style in ("'", '"'):
+            column += 1
+        elif pos.style in ("|", ">"):
+            line += 1
+            text = doc.line_text(line) or ""
+            column = len(text) - len(text.lstrip()) + 1
+        return Origin(file=doc.file, line=line, column=column, resource=resource, field=field_name)
+
+    def _locate(self, path: tuple):
+        path = tuple(path)
+        for cut in range(len(path), -1, -1):
+            hit = self.origins.get(path[:cut])
+            if hit is not None:
+                doc, doc_path = hit
+                return doc, doc_path + path[cut:]
+        return (self.docs[-1], path) if self.docs else (None, path)
+
+    def error(self, message: str, path: tuple, **kw) -> RulesetError:
+        doc, doc_path = self._locate(path)
+        pos = doc.pos(doc_path) if doc else None
+        return RulesetError(
+            message,
+            file=doc.file if doc else None,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            field=".".join(str(p) for p in path),
+            text=doc.line_text(pos.line) if (doc and pos) else None,
+            span=(pos.column - 1, len(doc.line_text(pos.line) or "")) if (doc and pos) else None,
+            **kw,
+        )
+
+
+def shipped_rulesets() -> list[str]:
+    folder = resources.files("rulesets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
+    """Read a ruleset by shipped name or by path."""
+    looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
+    if not looks_like_path:
+        res = resources.files("rulesets") / f"{ref}.yaml"
+        if not res.is_file():
+            raise RulesetError(f"no shipped ruleset named '{ref}'",
+                               expected=f"one of {', '.join(shipped_rulesets())}, or a path to a .yaml file")
+        return load_yaml_text(res.read_text(encoding="utf-8"), f"rulesets/{ref}.yaml"), None
+    path = Path(ref)
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to / path
+    if not path.is_file():
+        raise RulesetError("ruleset file not found", file=str(path))
+    return load_yaml(path, str(path)), path.parent
+
+
+MERGED_BY_ID = ("params", "tables", "metrics")
+
+
+def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
+    """Load, merge along ``extends`` and validate a ruleset."""
+    chain: list[YamlDoc] = []
+    folder = relative_to
+    seen: set[str] = set()
+    current: str | None = ref
+    while current is not None:
+        if len(chain) >= MAX_EXTENDS_DEPTH:
+            raise RulesetError(f"'extends' goes deeper than {MAX_EXTENDS_DEPTH} levels", file=chain[-1].file)
+        doc, next_folder = _read(current, folder)
+        if doc.file in seen:
+            raise RulesetError(f"'extends' loops back to {doc.file}", file=chain[-1].file if chain else None)
+        seen.add(doc.file)
+        if not isinstance(doc.data, dict):
+            raise RulesetError("a ruleset is a mapping (name, params, metrics, scoring, ...)", file=doc.file, line=1)
+        chain.append(doc)
+        current = doc.data.get("extends")
+        if current is not None and not isinstance(current, str):
+            pos = doc.pos(("extends",))
+            raise RulesetError("'extends' names a ruleset (a shipped name or a path)", file=doc.file,
+                               line=pos.line if pos else None, field="extends")
+        folder = next_folder if next_folder is not None else folder
+    chain.reverse()  # base first
+
+    merged: dict[str, Any] = {}
+    origins: dict[tuple, tuple[YamlDoc, tuple]] = {}
+    for doc in chain:
+        _merge_into(merged, origins, doc)
+
+    try:
+        ruleset = Ruleset.model_validate(merged)
+    except ValidationError as exc:
+        loaded = LoadedRuleset(None, [d.file for d in chain], "", origins, chain)  # type: ignore[arg-type]
+        problems = [_positioned(loaded, err) for err in exc.errors()]
+        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+
+    digest = hashlib.sha256()
+    for doc in chain:
+        digest.update(doc.file.encode())
+        digest.update("\n".join(doc.lines).encode())
+    return LoadedRuleset(ruleset, [d.file for d in chain], digest.hexdigest(), origins, chain)
+
+
+def _merge_into(merged: dict, origins: dict, doc: YamlDoc) -> None:
+    for key, value in doc.data.items():
+        if key in MERGED_BY_ID and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            _merge_by_id(merged[key], origins, doc, (key,), value, shallow_fields=(key != "params"))
+        elif key == "scoring" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            base = merged[key]
+            for skey, svalue in value.items():
+                if skey == "kpis" and isinstance(svalue, dict) and isinstance(base.get("kpis"), dict):
+                    _merge_by_id(base["kpis"], origins, doc, ("scoring", "kpis"), svalue, shallow_fields=True)
+                else:
+                    base[skey] = svalue
+                    origins[("scoring", skey)] = (doc, ("scoring", skey))
+        else:
+            merged[key] = value
+            origins[(key,)] = (doc, (key,))
+    if "extends" in merged:
+        merged["extends"] = doc.data.get("extends")
+
+
+def _merge_by_id(base: dict, origins: dict, doc: YamlDoc, prefix: tuple, child: dict, shallow_fields: bool) -> None:
+    for ident, value in child.items():
+        path = prefix + (ident,)
+        if value is None:
+            base.pop(ident, None)
+            continue
+        if shallow_fields and isinstance(value, dict) and isinstance(base.get(ident), dict):
+            for fname, fvalue in value.items():
+                base[ident][fname] = fvalue
+                origins[path + (fname,)] = (doc, path + (fname,))
+        else:
+            base[ident] = value
+            origins[path] = (doc, path)
+            for stale in [k for k in origins if k[: len(path)] == path and len(k) > len(path)]:
+                del origins[stale]
+
+
+def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:
+    loc = tuple(err["loc"])
+    # Keep only the steps that exist in the merged data (pydantic adds union/type names).
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "missing":
+        msg = f"required field '{loc[-1]}' is missing"
+    elif err["type"] == "extra_forbidden":
+        msg = f"unknown field '{loc[-1]}'"
+    elif err["type"] == "literal_error":
+        msg = f"{msg} (got {err.get('input')!r})"
+    path = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("tuple", "list", "str", "dict", "float"))))
+    if err["type"] == "extra_forbidden":
+        doc, doc_path = loaded._locate(path)
+        kpos = doc.key_pos(doc_path) if doc else None
+        if kpos is not None:
+            text = doc.line_text(kpos.line)
+            return RulesetError(msg, file=doc.file, line=kpos.line, column=kpos.column,
+                                field=".".join(str(p) for p in path), text=text,
+                                span=(kpos.column - 1, kpos.column - 1 + len(str(path[-1]))),
+                                expected="a field of the model (see `merit schema`)")
+    return loaded.error(msg, path)
