@@ -39,6 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+import pandas as pd  # noqa: E402
 from compare import compare, load  # noqa: E402
 
 SPOT_METRICS = ["tickets", "fdr", "bad_rate_service", "dts_p80_hours"]
@@ -273,6 +274,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {row['metric']:18s} merit={vm!r:24} duckdb={vd!r:24} {'ok' if same else 'DIFFER'}")
             checks["merit_agrees"] = all_ok
             print("merit spot check: " + ("AGREE" if all_ok else "DIFFER"))
+            # every row the baseline has (all scopes, breakdowns and metrics it computes)
+            b = load(outputs["duckdb"], None, None)
+            a = load(outputs["merit"], None, sorted(b["metric"].unique()))
+            a = a[a["breakdown"].isin(set(b["breakdown"]))]
+            r = compare(a, b, 1e-9)
+            full = r["value_mismatch"] == 0 and r["n_mismatch"] == 0 and r["only_b"].empty
+            checks["merit_agrees_all_rows"] = full
+            print(f"merit vs DuckDB baseline, all {len(b)} baseline rows: {'AGREE' if full else 'DIFFER'} "
+                  f"({r['value_mismatch']} value, {r['n_mismatch']} n mismatches, {len(r['only_b'])} rows "
+                  f"missing from merit; merit has {len(r['only_a'])} more rows of these metrics)")
+            if not full:
+                with pd.option_context("display.width", 200, "display.max_columns", 20):
+                    bad = pd.concat([r["mismatches"], r["only_b"]]).drop(columns="_merge")
+                    print(bad[["scope", "id", "breakdown", "metric", "value_a", "n_a", "value_b", "n_b"]]
+                          .head(15).to_string(index=False))
     elif "merit" in tools:
         print("merit spot check: skipped (merit did not run)")
 

@@ -385,12 +385,14 @@ class _World:
         # Roster changes: late hires (very few tickets), hires and leavers
         # during the period, one long-gone leaver, a few agents without timelog.
         order = rng.permutation(n)
-        k_late = 2
-        k_mid = max(1, int(round(0.04 * n)))
-        k_left = max(1, int(round(0.03 * n)))
-        k_gone = 1 if n >= 20 else 0
-        k_notl = max(2, int(round(0.02 * n)))
-        cuts = np.cumsum([k_late, k_mid, k_left, k_gone, k_notl])
+        wanted = [2, max(1, int(round(0.04 * n))), max(1, int(round(0.03 * n))), 1 if n >= 20 else 0,
+                  max(2, int(round(0.02 * n)))]
+        budget = n - max(3, n // 2)  # at least half the roster is plainly employed all period
+        sizes = []
+        for k in wanted:  # five roster groups
+            sizes.append(min(k, budget))
+            budget -= sizes[-1]
+        cuts = np.cumsum(sizes)
         late, mid, left, gone, notl = np.split(order[: cuts[-1]], cuts[:-1])
 
         hired = self.start - rng.integers(20, 6 * 365, n)
@@ -920,10 +922,10 @@ def _costs(rng: np.random.Generator, w: _World) -> dict:
 # Entry point
 # ---------------------------------------------------------------------------
 def _check(agents: int, tickets: int | None, start: date, end: date, timezone: str, fmt: str) -> None:
-    if agents < 6:
-        raise MeritError(f"the demo needs at least 6 agents (got {agents})", field="agents")
-    if tickets is not None and tickets < 1:
-        raise MeritError(f"the demo needs at least 1 ticket (got {tickets})", field="tickets")
+    if agents < 3:
+        raise MeritError(f"the demo needs at least 3 agents, one per team (got {agents})", field="agents")
+    if tickets is not None and tickets < 0:
+        raise MeritError(f"the number of tickets cannot be negative (got {tickets})", field="tickets")
     if end < start:
         raise MeritError(f"period end {end} is before its start {start}", field="end")
     if (end - start).days > 3 * 366:
@@ -996,7 +998,7 @@ def generate_workspace(root: Path, *, agents: int = 48, tickets: int | None = No
     done = 0
     try:
         for k, day_index in enumerate(chunks):
-            report("tickets", 0.05 + 0.8 * done / n_tickets)
+            report("tickets", 0.05 + 0.8 * done / max(n_tickets, 1))
             rng = np.random.default_rng([seed, 1000 + k])
             tickets, handoffs, surveys = _ticket_chunk(rng, world, customers, incidents, day_index,
                                                        counts[day_index], done, id_width,

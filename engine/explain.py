@@ -57,7 +57,7 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
             "n": [row[f"{d}__n"].iloc[0] if f"{d}__n" in row and len(row) else None for d in deps],
         })
         report.summary.append(f"value: {_fmt(value)}")
-        report.records = records
+        report.records = records.astype(object).where(records.notna(), "")
         return report
 
     missing = [t for t in cm.tables if not evaluator._present(t)]
@@ -95,19 +95,19 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
     df = mine.select(**columns).order_by("line").execute()
     if "_where" in df:
         df = df[df.pop("_where").astype(bool)].reset_index(drop=True)
-        report.summary.append(f"{total_rows} {cm.table} records of this agent in the cycle; "
+        report.summary.append(f"{total_rows} record(s) of table {cm.table} for this agent in the cycle; "
                               f"{len(df)} pass the filter: {cm.where.text}")
     else:
-        report.summary.append(f"{total_rows} {cm.table} records of this agent in the cycle")
+        report.summary.append(f"{total_rows} record(s) of table {cm.table} for this agent in the cycle")
+    report.summary.append(f"source: {prep.tables.sources[cm.table].display} (line = line in that file)")
     lines = prep.tables.line_of(cm.table, df["line"].to_numpy()) if len(df) else []
     df["line"] = list(lines)
-    df.insert(0, "file", prep.tables.sources[cm.table].display)
     if cm.agg == "ratio":
         num = df["numerator"].astype(bool) & df["denominator"].astype(bool)
         den = df["denominator"].astype(bool)
         df["counted"] = "denominator only"
         df.loc[num, "counted"] = "numerator and denominator"
-        df.loc[~den, "counted"] = "excluded" + (f" (not: {cm.denominator.text})" if cm.denominator else "")
+        df.loc[~den, "counted"] = "excluded from both"
         if cm.numerator is not None:
             report.summary.append(f"numerator: {cm.numerator.text}")
         if cm.denominator is not None:
@@ -125,7 +125,7 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
         df = df.drop(columns=[c for c in ("numerator", "denominator") if c in df])
     else:
         report.summary.append(f"aggregation: {cm.agg}" + (f" of {cm.value.text}" if cm.value else ""))
-    report.records = df
+    report.records = df.astype(object).where(df.notna(), "")
     return report
 
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import difflib
+import io
 import math
 import operator as _op
+import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -571,11 +573,12 @@ class _Validator:
                   "a number, a string, True, False or None")
 
     def visit_List(self, node: ast.List | ast.Tuple, list_ok: bool = False) -> None:
-        if not list_ok:
-            self.fail(node, "a list is only allowed after 'in' or 'not in'", "x in ['a', 'b']")
         for elt in node.elts:
             if isinstance(elt, ast.Starred):
                 self.fail(elt, "'*' unpacking is not allowed")
+        if not list_ok:
+            self.fail(node, "a list is only allowed after 'in' or 'not in'", "x in ['a', 'b']")
+        for elt in node.elts:
             if not _is_literal(elt):
                 self.fail(elt, "a list may only hold literal values", "numbers, strings, True, False or None")
 
@@ -687,6 +690,15 @@ class _Validator:
             self.visit(arg)
 
 
+def _is_constant_tree(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Name, ast.Attribute, ast.Subscript)):
+            return False
+        if isinstance(sub, ast.Call) and getattr(sub.func, "id", None) == "in_table":
+            return False
+    return True
+
+
 def _node_depth_exceeds(tree: ast.AST, limit: int) -> ast.AST | None:
     """First expression node deeper than *limit* (iterative, so deep trees are safe)."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
@@ -731,9 +743,28 @@ class Expr:
         self.names: frozenset[str] = frozenset(checker.names)
         self.params: frozenset[str] = frozenset(checker.params)
         self.tables: frozenset[str] = frozenset(checker.tables)
+        self._check_constants()
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
+
+    def _check_constants(self) -> None:
+        """Compute the parts that use no data now ('9 ** 9 ** 9', "'a' * 10**9", 'hour(3)'),
+        so their errors come at parse time as well."""
+        evaluator = _ScalarEval(self, {}, {}, "UTC", "name")
+        stack: list[ast.AST] = [self.tree.body]
+        while stack:
+            node = stack.pop()
+            if _is_constant_tree(node):
+                if not isinstance(node, ast.Constant):
+                    evaluator._eval(node)
+                continue
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and _is_constant_tree(node.right):
+                try:
+                    _check_exponent(evaluator._eval(node.right))
+                except _OpError as exc:
+                    raise self._error(node, exc.message, exc.expected) from None
+            stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
 
     # -- parsing ---------------------------------------------------------
     def _parse_tree(self) -> ast.Expression:
@@ -762,10 +793,14 @@ class Expr:
             lineno = len(self._lines)
             offset = len(self._lines[-1])
             end = offset + 1
-            if "never closed" not in msg:
-                msg = "the expression is incomplete"
-        if "'(' was never closed" in msg and lineno == 1 and offset < 0:
-            msg = "a parenthesis is not closed"
+            msg = "the expression is incomplete"
+        problem = self._bracket_problem() if ("unmatched" in msg or "never closed" in msg
+                                               or msg == "the expression is incomplete") else None
+        if problem is not None:
+            what, lineno, offset = problem
+            end = offset + 1
+            char = self._lines[lineno - 1][offset]
+            msg = f"unmatched '{char}'" if what == "unmatched" else f"'{char}' is never closed"
         if msg == "invalid syntax":
             msg = "this is not a valid expression here"
         hint = ""
@@ -774,6 +809,23 @@ class Expr:
         offset = max(0, offset)
         end = max(offset + 1, end)
         raise self._error_at(lineno, offset, end, f"invalid syntax: {msg}{hint}", _EXPECTED_SYNTAX)
+
+    def _bracket_problem(self) -> tuple[str, int, int] | None:
+        """('unmatched' | 'unclosed', line, column) of the first bad bracket, if any."""
+        stack: list[tuple[int, int]] = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
+                if tok.type == tokenize.OP and tok.string in ("(", "[", "{"):
+                    stack.append(tok.start)
+                elif tok.type == tokenize.OP and tok.string in (")", "]", "}"):
+                    if not stack:
+                        return ("unmatched", tok.start[0], tok.start[1])
+                    stack.pop()
+        except (tokenize.TokenError, SyntaxError):
+            pass
+        if stack:
+            return ("unclosed", stack[0][0], stack[0][1])
+        return None
 
     def _explain_statement(self) -> None:
         """The text is not an expression; if it is a statement, say which."""
@@ -874,11 +926,12 @@ class Expr:
 
     def evaluate(self, names: Mapping[str, Any], params: Mapping[str, Any] | None = None,
                  timezone: str = "UTC", *, what: str = "name") -> Any:
-        """Compute on plain Python values (None is empty)."""
-        value = _ScalarEval(self, names, params or {}, timezone, what).run()
-        if isinstance(value, (list, tuple, Mapping)):
-            raise self.error(f"the expression gives {_a(_kind(value))}, not a single value", "a single value")
-        return value
+        """Compute on plain Python values (None is empty).
+
+        The result is a single value, or, when the expression is just a list or
+        table parameter (``params.channel_weights``), that list or mapping.
+        """
+        return _ScalarEval(self, names, params or {}, timezone, what).run()
 
     def test(self, names: Mapping[str, Any], params: Mapping[str, Any] | None = None,
              timezone: str = "UTC") -> bool:
@@ -1497,7 +1550,7 @@ class _ColumnEval(_BaseEval):
         return x.length()
 
     def in_table(self, x: Any, table: str, column: str, tnode: ast.AST, cnode: ast.AST) -> Any:
-        tables = self.ctx.tables or {}
+        tables = {k: v for k, v in (self.ctx.tables or {}).items() if v is not None}
         if table not in tables:
             known = [str(k) for k in tables]
             raise _OpError(f"unknown table '{table}'{_did_you_mean(table, known)}", _one_of(known), tnode)

@@ -343,6 +343,7 @@ def _merge_by_id(base: dict, origins: dict, doc: YamlDoc, prefix: tuple, child: 
             base.pop(ident, None)
             continue
         if shallow_fields and isinstance(value, dict) and isinstance(base.get(ident), dict):
+            origins[path] = (doc, path)  # errors about the id as a whole point at the last override
             for fname, fvalue in value.items():
                 base[ident][fname] = fvalue
                 origins[path + (fname,)] = (doc, path + (fname,))

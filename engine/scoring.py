@@ -129,10 +129,9 @@ def _grades(total: np.ndarray, scoring: Scoring) -> np.ndarray:
 
 
 def _forced(rank: pd.Series, ranked_count: int, dist: dict[str, float]) -> np.ndarray:
-    """Grades by position: the best `share` of agents get the first grade, and so on.
-
-    An agent's position is its competition rank, so tied agents share the better grade.
-    """
+    """Grades by position: an agent ranked r of m gets the first grade whose
+    cumulative share reaches r / m (so with shares 0.1/0.2/… the best 10 %
+    get the first grade).  Tied agents share the better grade (competition rank)."""
     names = list(dist)
     cumulative = np.cumsum([dist[g] for g in names])
     cumulative[-1] = 1.0
@@ -140,7 +139,7 @@ def _forced(rank: pd.Series, ranked_count: int, dist: dict[str, float]) -> np.nd
     r = rank.to_numpy(dtype="float64", na_value=np.nan)
     has = ~np.isnan(r)
     if ranked_count:
-        position = (r[has] - 1) / ranked_count  # share of agents strictly ahead
-        idx = np.searchsorted(cumulative, position, side="right")
+        share = r[has] / ranked_count - 1e-12  # tolerance for shares such as 1/3 written as 0.3333
+        idx = np.searchsorted(cumulative, share, side="left")
         out[has] = np.array(names, dtype=object)[np.minimum(idx, len(names) - 1)]
     return out

@@ -193,7 +193,7 @@ _INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
 _FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TS_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-          r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?"
+          r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
           r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
@@ -278,6 +278,13 @@ def _sql_str(text: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _clean(sql: str) -> str:
+    """SQL: the value trimmed of spaces, NULL when nothing is left.
+
+    (Only spaces: trimming a set of characters costs twice as much on big files.)"""
+    return f"NULLIF(TRIM({sql}), '')"
 
 
 def connect(timezone: str):
@@ -368,7 +375,7 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
             # "DROP TABLE IF EXISTS"; drop through SQL instead)
             con.raw_sql(f"DROP TABLE IF EXISTS {_ident(name)}")
             result.tables[name] = con.create_table(name, typed)
-            _validate(result, schema, base, present, problems, t_order, limit)
+            _validate(result, schema, raw, base, present, problems, t_order, limit)
         finally:
             con.raw_sql(f"DROP VIEW IF EXISTS {_ident(raw_name + '_v')}")
             con.raw_sql(f"DROP TABLE IF EXISTS {_ident(raw_name)}")
@@ -447,13 +454,14 @@ def _csv_error(src: SourceFile, exc: Exception, ncols: int) -> DataError:
         return DataError(f"this line has {m_cols.group(2)} fields but the header has {m_cols.group(1)}",
                          file=src.display, line=line,
                          expected=f"{m_cols.group(1)} comma-separated fields; quote values that contain commas")
-    if "unterminated quote" in text.lower() or "quote" in text.lower() and "escape" in text.lower():
+    low = text.lower()
+    if "invalid unicode" in low or "not utf-8" in low:
+        return DataError("the file is not UTF-8 encoded", file=src.display, line=line,
+                         expected="a UTF-8 text file (save it from Excel as 'CSV UTF-8')")
+    if "unterminated quote" in low:
         return DataError("a quoted value is not closed (or a quote appears inside an unquoted value)",
                          file=src.display, line=line,
                          expected='values quoted as "…", with quotes inside them doubled ("")')
-    if "unicode" in text.lower() or "utf-8" in text.lower():
-        return DataError("the file is not UTF-8 encoded", file=src.display, line=line,
-                         expected="a UTF-8 text file (save it from Excel as 'CSV UTF-8')")
     first = text.splitlines()[0] if text else type(exc).__name__
     first = re.sub(r"^[A-Za-z ]*Error:\s*", "", first)
     return DataError(f"the file cannot be read as CSV: {first}", file=src.display, line=line)
@@ -464,7 +472,7 @@ def _read_csv(con, src: SourceFile, schema: TableSchema, raw_name: str, problems
     header = _read_csv_header(src)
     positions = _header_problems(src, schema, header, problems, t_order)
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    select = ", ".join(f"c{i} AS {_ident(name)}" for name, i in positions.items()) or "NULL AS _none"
+    select = ", ".join(f"{_clean(f'c{i}')} AS {_ident(name)}" for name, i in positions.items()) or "NULL AS _none"
     sql = (f"CREATE OR REPLACE TABLE {_ident(raw_name)} AS SELECT {select} FROM read_csv("
            f"{_sql_str(str(src.path))}, columns = {cols}, header = true, auto_detect = false, "
            f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
@@ -595,7 +603,7 @@ def _read_parquet(con, src: SourceFile, schema: TableSchema, raw_name: str, prob
             expr = f"strftime({col}, '%Y-%m-%d %H:%M:%S.%f')" if "TIME ZONE" not in kind else f"CAST({col} AS VARCHAR)"
         else:
             expr = f"CAST({col} AS VARCHAR)"
-        parts.append(f"{expr} AS {_ident(name)}")
+        parts.append(f"{_clean(expr)} AS {_ident(name)}")
     select = ", ".join(parts) or "NULL AS _none"
     try:
         con.raw_sql(f"CREATE OR REPLACE TABLE {_ident(raw_name)} AS SELECT {select} FROM read_parquet({path})")
@@ -611,6 +619,8 @@ def _read_parquet(con, src: SourceFile, schema: TableSchema, raw_name: str, prob
 def _cell_text(value: Any, ctype: str) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str):
+        return value.strip(" ") or None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, _dt.datetime):
@@ -702,7 +712,7 @@ def _typed_columns(raw, schema: TableSchema, present: set[str]):
     cols: dict[str, Any] = {}
     for col in schema.columns:
         if col.name in present:
-            s = raw[col.name].strip().nullif("")
+            s = raw[col.name]  # already trimmed, NULL when empty (see _clean)
             cols[f"s_{col.name}"] = s
             cols[f"t_{col.name}"] = _typed(col, s).cast(_IBIS_TYPES[col.type])
         else:
@@ -736,29 +746,27 @@ def _range_text(col: Column) -> str:
     return f"a value of at most {_fmt_num(col.max)}"
 
 
-def _validate(result: Tables, schema: TableSchema, base, present: set[str], problems: _Problems,
-              t_order: int, limit: int) -> None:
-    name = schema.name
-    src = result.sources[name]
+def _checks(result: Tables, schema: TableSchema, present: set[str], rel, s_of, t_of,
+            first=None) -> tuple[list[_Check], list[tuple[str, str, str]]]:
+    """The row checks of *schema* as boolean expressions over *rel*.
+
+    ``s_of(col)`` gives the cleaned string, ``t_of(col)`` the typed value; the
+    duplicate check needs *first* (the first ``_row`` holding the same key).
+    Also returns the references from list columns (checked through unnest).
+    """
     checks: list[_Check] = []
-    extra: dict[str, Any] = {}
-    if schema.key and schema.key in present:
-        key = base[f"t_{schema.key}"]
-        extra["_first"] = base["_row"].min().over(group_by=key)
-        base = base.mutate(**extra)
-    agents = result.tables.get("agents")
     for col in schema.columns:
         if col.name not in present:
             continue
-        s, t = base[f"s_{col.name}"], base[f"t_{col.name}"]
         if col.nonempty:
-            checks.append(_Check("empty", col.name, s.isnull()))
+            checks.append(_Check("empty", col.name, s_of(col.name).isnull()))
         if col.type in ("int", "float", "bool", "timestamp", "date"):
-            checks.append(_Check("parse", col.name, s.notnull() & t.isnull()))
+            checks.append(_Check("parse", col.name, s_of(col.name).notnull() & t_of(col.name).isnull()))
+        t = t_of(col.name)
         if col.type == "enum" and col.allowed:
             checks.append(_Check("enum", col.name, t.notnull() & ~t.isin(col.allowed)))
         if col.pattern:
-            checks.append(_Check("pattern", col.name, s.notnull() & ~s.re_search(col.pattern)))
+            checks.append(_Check("pattern", col.name, t.notnull() & ~t.re_search(col.pattern)))
         if col.min is not None or col.max is not None:
             out = ibis.literal(False)
             if col.min is not None:
@@ -767,48 +775,83 @@ def _validate(result: Tables, schema: TableSchema, base, present: set[str], prob
                 out = out | (t > col.max)
             checks.append(_Check("range", col.name, t.notnull() & out))
         if schema.key == col.name:
-            checks.append(_Check("dup", col.name, t.notnull() & (base["_row"] != base["_first"])))
+            flag = t.notnull() & (rel["_row"] != first) if first is not None else ibis.literal(False)
+            checks.append(_Check("dup", col.name, flag))
     for table, later, earlier in ORDERINGS:
-        if table == name and later in present and earlier in present:
-            a, b = base[f"t_{later}"], base[f"t_{earlier}"]
+        if table == schema.name and later in present and earlier in present:
+            a, b = t_of(later), t_of(earlier)
             checks.append(_Check("order", later, a.notnull() & b.notnull() & (a < b), other=earlier))
     list_refs = []
     for table, column, target, tcol in REFERENCES:
-        if table != name or column not in present or target not in result.tables:
+        if table != schema.name or column not in present or target not in result.tables:
             continue
         if schema.column(column).type == "list":
             list_refs.append((column, target, tcol))
             continue
         ids = result.tables[target][tcol]
-        t = base[f"t_{column}"]
+        t = t_of(column)
         checks.append(_Check("ref", column, t.notnull() & ~t.isin(ids), other=f"{target}.{tcol}"))
+    return checks, list_refs
+
+
+def _validate(result: Tables, schema: TableSchema, raw, base, present: set[str], problems: _Problems,
+              t_order: int, limit: int) -> None:
+    """Count every problem with two aggregate queries (raw strings, typed table);
+    when there are some, fetch the first *limit* offending rows in one more query."""
+    name = schema.name
+    src = result.sources[name]
+    typed = result.tables[name]
+    checks, list_refs = _checks(result, schema, present, typed, lambda c: typed[c], lambda c: typed[c])
+    # Counts.  empty = rows - non-empty raw cells; parse = non-empty raw cells - typed values;
+    # dup = keys - distinct keys; everything else is a condition on the typed table.
+    raw_cols = sorted({ch.column for ch in checks if ch.kind in ("empty", "parse")})
+    raw_aggs = {f"n_{c}": raw[c].count() for c in raw_cols}
+    raw_counts = raw.aggregate(_n=raw.count(), **raw_aggs).to_pyarrow().to_pylist()[0] if raw_aggs else {}
+    typed_aggs: dict[str, Any] = {}
+    for i, ch in enumerate(checks):
+        if ch.kind == "parse":
+            typed_aggs[f"k{i}"] = typed[ch.column].count()
+        elif ch.kind == "dup":
+            typed_aggs[f"k{i}"] = typed[ch.column].count() - typed[ch.column].nunique()
+        elif ch.kind != "empty":
+            typed_aggs[f"k{i}"] = ch.flag.fill_null(False).cast("int64").sum()
+    typed_counts = typed.aggregate(**typed_aggs).to_pyarrow().to_pylist()[0] if typed_aggs else {}
+    counts: dict[int, int] = {}
+    for i, ch in enumerate(checks):
+        if ch.kind == "empty":
+            counts[i] = raw_counts["_n"] - raw_counts[f"n_{ch.column}"]
+        elif ch.kind == "parse":
+            counts[i] = raw_counts[f"n_{ch.column}"] - (typed_counts[f"k{i}"] or 0)
+        else:
+            counts[i] = int(typed_counts[f"k{i}"] or 0)
 
     order = {c: i for i, c in enumerate(schema.names)}
     kind_rank = {"empty": 0, "parse": 1, "enum": 1, "pattern": 1, "range": 2, "dup": 3, "order": 4, "ref": 5}
-    if checks:
-        flags = {f"f{i}": ch.flag.fill_null(False) for i, ch in enumerate(checks)}
-        flagged = base.mutate(**flags)
-        counts = flagged.aggregate(**{k: flagged[k].cast("int64").sum() for k in flags}).execute()
-        counts_row = {k: int(counts[k].iloc[0] or 0) for k in flags}
-        n = sum(counts_row.values())
-        if n:
-            problems.total += n
-            active = [k for k, v in counts_row.items() if v]
-            any_flag = ibis.or_(*[flagged[k] for k in active])
-            wanted = ["_row"] + active + [f"s_{c}" for c in schema.names] + (["_first"] if "_first" in extra else [])
-            rows = flagged.filter(any_flag).order_by("_row").limit(limit).select(*wanted).to_pyarrow().to_pylist()
-            needed = [r["_row"] for r in rows] + [r["_first"] for r in rows if r.get("_first") is not None]
-            lines = dict(zip(needed, result.line_of(name, needed))) if needed else {}
-            for r in rows:
-                for k in active:
-                    if not r[k]:
-                        continue
-                    ch = checks[int(k[1:])]
-                    err = _problem(schema, src, ch, r, lines)
-                    problems.add(err, (t_order, lines[r["_row"]], order[ch.column], kind_rank[ch.kind]),
-                                 count=False)
+    n = sum(counts.values())
+    if n:
+        problems.total += n
+        # The rows themselves: the same checks over the raw strings and the recomputed types.
+        dup = any(counts[i] for i, ch in enumerate(checks) if ch.kind == "dup")
+        if dup:
+            base = base.mutate(_first=base["_row"].min().over(group_by=base[f"t_{schema.key}"]))
+        rel_checks, _ = _checks(result, schema, present, base, lambda c: base[f"s_{c}"],
+                                lambda c: base[f"t_{c}"], first=base["_first"] if dup else None)
+        active = [f"f{i}" for i in counts if counts[i]]
+        flagged = base.mutate(**{f"f{i}": rel_checks[i].flag.fill_null(False) for i in counts if counts[i]})
+        any_flag = ibis.or_(*[flagged[k] for k in active])
+        wanted = ["_row"] + active + [f"s_{c}" for c in schema.names] + (["_first"] if dup else [])
+        rows = flagged.filter(any_flag).order_by("_row").limit(limit).select(*wanted).to_pyarrow().to_pylist()
+        needed = [r["_row"] for r in rows] + [r["_first"] for r in rows if r.get("_first") is not None]
+        lines = dict(zip(needed, result.line_of(name, needed))) if needed else {}
+        for r in rows:
+            for k in active:
+                if not r[k]:
+                    continue
+                ch = checks[int(k[1:])]
+                err = _problem(schema, src, ch, r, lines)
+                problems.add(err, (t_order, lines[r["_row"]], order[ch.column], kind_rank[ch.kind]),
+                             count=False)
     for column, target, tcol in list_refs:
-        typed = result.tables[name]
         ids = result.tables[target][tcol]
         un = typed.select("_row", _v=typed[column].unnest())
         bad = un.filter(un._v.notnull() & ~un._v.isin(ids))

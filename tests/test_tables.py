@@ -192,7 +192,7 @@ def test_progress_callback(tmp_path):
 
 
 def test_missing_required_table(tmp_path):
-    errs, total = problems_of(make_ws(tmp_path, {"tickets.csv": None}))
+    errs, total = problems_of(make_ws(tmp_path, {"agents.csv": None}))
     assert total == 1
     assert errs[0].file == "ws/data"
     assert "agents" in errs[0].message
