@@ -101,14 +101,17 @@ def demo(
 def _run(directory: Path, *, pdf: bool, ruleset: str | None = None):
     from engine.pipeline import run_cycle
 
-    render = None
+    render_all = None
     if pdf:
         try:
-            from engine.render import render_all  # noqa: F401  (PDFs arrive with the renderer)
-            render = render_all
+            from engine.render import render_all
         except ImportError:
-            render = None
+            render_all = None
     with progress_bar() as bar:
+        render = None
+        if render_all is not None:
+            def render(prep, evaluation, scores, stage):
+                return render_all(prep, evaluation, scores, stage, progress=bar)
         return run_cycle(directory, progress=bar, ruleset=ruleset, render_pdfs=render)
 
 
@@ -137,6 +140,24 @@ def run(
     with user_errors():
         result = _run(workspace, pdf=pdf, ruleset=ruleset)
     _summary(result)
+
+
+@app.command()
+def render(
+    workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
+    agent: Optional[list[str]] = typer.Option(None, "--agent", help="Render only this agent's scorecard (repeatable)."),
+    team: Optional[list[str]] = typer.Option(None, "--team", help="Render only this team's scorecard (repeatable)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
+) -> None:
+    """Render the scorecard PDFs into out/pdf (replaced atomically; the other outputs are untouched)."""
+    from engine.render import render_workspace
+
+    only = agent or team
+    with user_errors():
+        with progress_bar() as bar:
+            files = render_workspace(workspace, agents=agent or ([] if only else None),
+                                     teams=team or ([] if only else None), progress=bar, workers=workers)
+    out.print(f"{len(files)} scorecards in {Path(workspace) / 'out' / 'pdf'}")
 
 
 @app.command()

@@ -47,7 +47,7 @@ def _finite(x) -> bool:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def kpi_positions(rows: Sequence[dict], width: float = 480) -> Markup:
+def kpi_positions(rows: Sequence[dict], width: float = 680) -> Markup:
     """One track per KPI, better to the right: the agent (dot), the team median
     (hollow diamond) and the target (amber tick), on the KPI's own scale.
 
@@ -100,7 +100,7 @@ def kpi_positions(rows: Sequence[dict], width: float = 480) -> Markup:
 
 
 def histogram(counts: Sequence[int], edges: Sequence[float], marker: float | None = None,
-              marker_label: str = "you", width: float = 480, height: float = 120,
+              marker_label: str = "you", width: float = 680, height: float = 120,
               title: str = "Distribution", x_label: str = "total score") -> Markup:
     """Bars of counts per bin (anonymous), with an optional marker line."""
     left, right, top, bottom = 28.0, 10.0, 14.0, 24.0
@@ -129,6 +129,8 @@ def histogram(counts: Sequence[int], edges: Sequence[float], marker: float | Non
         if i % max(1, nb // 10) == 0 or i == nb:
             body.append(_text(left + i * bw, top + plot_h + 9, f"{e:g}", 6.5, "middle", MUTED))
     body.append(_text(left + plot_w / 2, height - 3, x_label, 6.5, "middle", MUTED))
+    if not sum(counts):
+        body.append(_text(left + plot_w / 2, top + plot_h / 2, "no scored totals yet", 8, "middle", MUTED))
     if _finite(marker) and hi > lo:
         x = left + plot_w * min(1.0, max(0.0, (marker - lo) / (hi - lo)))
         body.append(f'<line x1="{_n(x)}" y1="{_n(top - 4)}" x2="{_n(x)}" y2="{_n(top + plot_h)}" '
@@ -138,7 +140,7 @@ def histogram(counts: Sequence[int], edges: Sequence[float], marker: float | Non
     return _svg(width, height, body, title)
 
 
-def bars(labels: Sequence[str], values: Sequence[float | None], width: float = 480, height: float = 130,
+def bars(labels: Sequence[str], values: Sequence[float | None], width: float = 680, height: float = 130,
          title: str = "", fmt=lambda v: f"{v:g}", colours: Sequence[str] | None = None,
          reference: float | None = None, reference_label: str = "") -> Markup:
     """Vertical bars with value labels (month or channel breakdowns, grade counts)."""

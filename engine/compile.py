@@ -8,6 +8,7 @@ touching the data (dbt's parse/execute split).
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 import ibis
@@ -33,8 +34,11 @@ _IBIS_TYPES = {
 # Tables the engine builds itself from the roster, for calendar-based metrics.
 BUILTIN_SCHEMAS = {
     "roster_days": {"agent_id": dt.string, "date": dt.date, "team": dt.string, "level": dt.string,
-                    "role": dt.string},
+                    "role": dt.string, "hired_on": dt.date, "left_on": dt.date, "_row": dt.int64},
 }
+
+# Names a formula may use besides metric ids: facts of the cycle, same at every scope.
+FORMULA_CONSTANTS = ("period_days", "period_weekdays", "period_hours", "period_minutes")
 
 # Aggregations whose value for an agent without records is 0, not undefined.
 ZERO_WHEN_EMPTY = ("count", "sum", "count_distinct")
@@ -83,11 +87,23 @@ class CompiledMetric:
 
 
 @dataclass
+class DerivedPlan:
+    """A table built by grouping another: one row per `group_by` value."""
+
+    name: str
+    source: str
+    group_by: str
+    columns: dict[str, tuple]  # column -> (agg, value Expr | None, where Expr | None, order list | None)
+
+
+@dataclass
 class Plan:
     loaded: LoadedRuleset
     metrics: dict[str, CompiledMetric]  # in evaluation order (dependencies first)
     tables: dict[str, TableConfig]
     dimensions: dict[str, dict[str, Expr]] = field(default_factory=dict)  # table -> name -> expr
+    derived: dict[str, DerivedPlan] = field(default_factory=dict)  # in build order
+    schemas: dict[str, ibis.Schema] = field(default_factory=dict)  # every table a metric can read
 
     @property
     def params(self) -> dict:
@@ -102,13 +118,9 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
     problems: list[MeritError] = []
     rs = loaded.ruleset
     params = rs.params
-    unbound: dict[str, ibis.Table] = {}
-
-    def schema_table(name: str) -> ibis.Table | None:
-        if name not in unbound:
-            schema = table_schema(name)
-            unbound[name] = ibis.table(schema, name=name) if schema is not None else None
-        return unbound[name]
+    schemas: dict[str, ibis.Schema] = {}
+    for name in list(SCHEMAS) + list(BUILTIN_SCHEMAS):
+        schemas[name] = table_schema(name)
 
     def parse(text: str, path: tuple, resource: str) -> Expr | None:
         try:
@@ -117,30 +129,119 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
             problems.append(exc)
             return None
 
-    ctx_tables = {name: schema_table(name) for name in list(SCHEMAS) + list(BUILTIN_SCHEMAS)}
-    ctx = ColumnContext(params=params, timezone="UTC", tables=ctx_tables)
+    ctx_tables: dict[str, ibis.Table] = {}
+    # A stand-in period: compiling checks names and types, not values.
+    ctx = ColumnContext(params=params, timezone="UTC", tables=ctx_tables,
+                        period=(datetime.datetime(2000, 1, 1), datetime.datetime(2000, 1, 2)))
 
-    def bind(expr: Expr | None, table: ibis.Table) -> None:
+    def bind(expr: Expr | None, table: ibis.Table):
         if expr is None:
-            return
+            return None
         try:
-            expr.to_column(table, ctx)
+            return expr.to_column(table, ctx)
         except MeritError as exc:
             problems.append(exc)
+            return None
 
-    # Table configs and their dimensions.
+    def known() -> str:
+        return "one of " + ", ".join(sorted(schemas))
+
+    # Derived tables (a derived table may read another one defined before it).
+    derived: dict[str, DerivedPlan] = {}
+    for tname, cfg in rs.tables.items():
+        if not cfg.derived:
+            continue
+        path = ("tables", tname)
+        if tname in schemas:
+            problems.append(loaded.error(f"derived table '{tname}' has the name of an input table", path))
+            continue
+        if cfg.from_ not in schemas:
+            problems.append(loaded.error(f"derived table '{tname}' reads unknown table '{cfg.from_}'",
+                                         path + ("from",), expected=known()))
+            continue
+        source = ibis.table(schemas[cfg.from_], name=cfg.from_)
+        if cfg.group_by not in source.columns:
+            problems.append(loaded.error(f"table '{cfg.from_}' has no column '{cfg.group_by}'", path + ("group_by",)))
+            continue
+        cols = {cfg.group_by: schemas[cfg.from_][cfg.group_by]}
+        plan_cols = {}
+        for cname, dc in cfg.columns.items():
+            resource = f"column '{cname}' of derived table '{tname}'"
+            value = parse(dc.value, path + ("columns", cname, "value"), resource) if dc.value else None
+            where = parse(dc.where, path + ("columns", cname, "where"), resource) if dc.where else None
+            bound = bind(value, source)
+            bind(where, source)
+            if dc.agg in ("count", "count_distinct"):
+                cols[cname] = dt.int64
+            elif dc.agg in ("sum", "mean"):
+                cols[cname] = dt.float64
+            elif dc.order is not None:
+                cols[cname] = dt.string
+            else:
+                cols[cname] = bound.type() if bound is not None else dt.float64
+            plan_cols[cname] = (dc.agg, value, where, dc.order)
+        schemas[tname] = ibis.schema(cols)
+        derived[tname] = DerivedPlan(tname, cfg.from_, cfg.group_by, plan_cols)
+    for name, schema in schemas.items():
+        ctx_tables[name] = ibis.table(schema, name=name)
+
+    # The columns a metric on each table can read: its own, roster columns, joined derived columns.
+    agents_schema = schemas["agents"]
+    for tname, cfg in rs.tables.items():
+        if cfg.derived:
+            continue
+        path = ("tables", tname)
+        if tname not in schemas:
+            problems.append(loaded.error(f"unknown table '{tname}'", path, expected=known()))
+            continue
+        base = schemas[tname]
+        for attr in ("agent", "team", "period", "key"):
+            col = getattr(cfg, attr)
+            if col is not None and col not in base:
+                problems.append(loaded.error(f"table '{tname}' has no column '{col}'", path + (attr,),
+                                             expected="one of " + ", ".join(c for c in base if c != "_row")))
+        cols = dict(base.items())
+        if cfg.roster and cfg.agent is None:
+            problems.append(loaded.error(f"table '{tname}' joins roster columns but names no 'agent' column",
+                                         path + ("roster",)))
+        for col in cfg.roster:
+            if col not in agents_schema or col == "_row":
+                problems.append(loaded.error(f"the roster (agents) has no column '{col}'", path + ("roster",),
+                                             expected="one of " + ", ".join(c for c in agents_schema if c != "_row")))
+            elif col in cols:
+                problems.append(loaded.error(f"table '{tname}' already has a column '{col}'; it cannot also be "
+                                             "joined from the roster", path + ("roster",)))
+            else:
+                cols[col] = agents_schema[col]
+        for dname, key in cfg.join.items():
+            if dname not in derived:
+                problems.append(loaded.error(f"table '{tname}' joins '{dname}', which is not a derived table",
+                                             path + ("join", dname), expected="a table with from/group_by/columns"))
+                continue
+            if key not in base or key != derived[dname].group_by:
+                problems.append(loaded.error(
+                    f"join key '{key}' must be a column of '{tname}' and the group_by of '{dname}' "
+                    f"('{derived[dname].group_by}')", path + ("join", dname)))
+                continue
+            for col, typ in schemas[dname].items():
+                if col == key:
+                    continue
+                if col in cols:
+                    problems.append(loaded.error(f"joined column '{col}' of '{dname}' clashes with a column of "
+                                                 f"'{tname}'", path + ("join", dname)))
+                else:
+                    cols[col] = typ
+        schemas[tname] = ibis.schema(cols)
+    cohort_tables = {name: ibis.table(schema, name=name) for name, schema in schemas.items()}
+
+    def schema_table(name: str) -> ibis.Table | None:
+        return cohort_tables.get(name)
+
     dimensions: dict[str, dict[str, Expr]] = {}
     for tname, cfg in rs.tables.items():
         table = schema_table(tname)
-        if table is None:
-            problems.append(loaded.error(f"unknown table '{tname}'", ("tables", tname),
-                                         expected="one of " + ", ".join(sorted(ctx_tables))))
+        if table is None or cfg.derived:
             continue
-        for attr in ("agent", "team", "period", "key"):
-            col = getattr(cfg, attr)
-            if col is not None and col not in table.columns:
-                problems.append(loaded.error(f"table '{tname}' has no column '{col}'", ("tables", tname, attr),
-                                             expected="one of " + ", ".join(c for c in table.columns if c != "_row")))
         dims = {}
         for dname, text in cfg.dimensions.items():
             expr = parse(text, ("tables", tname, "dimensions", dname), f"dimension '{dname}' of table '{tname}'")
@@ -158,8 +259,7 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
         if spec.table is not None:
             table = schema_table(spec.table)
             if table is None:
-                problems.append(loaded.error(f"unknown table '{spec.table}'", path + ("table",),
-                                             expected="one of " + ", ".join(sorted(ctx_tables))))
+                problems.append(loaded.error(f"unknown table '{spec.table}'", path + ("table",), expected=known()))
                 continue
             cfg = rs.tables.get(spec.table, TableConfig())
             for scope in cm.scopes:
@@ -190,7 +290,7 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
         elif spec.agg == "formula":
             cm.formula = parse(spec.formula, path + ("formula",), resource)  # type: ignore[arg-type]
             if cm.formula is not None:
-                cm.deps = tuple(sorted(cm.formula.names))
+                cm.deps = tuple(sorted(n for n in cm.formula.names if n not in FORMULA_CONSTANTS))
         elif spec.agg == "standardized":
             cm.deps = tuple(d for d in (spec.metric, spec.mix) if d)
             if isinstance(spec.weights, str):
@@ -266,7 +366,18 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
                                          ("scoring", "kpis", kid)))
     if problems:
         raise problems[0] if len(problems) == 1 else ProblemList(problems)
-    return Plan(loaded=loaded, metrics={cm.id: cm for cm in order}, tables=dict(rs.tables), dimensions=dimensions)
+    for lid, spec in rs.lists.items():
+        cm = compiled.get(spec.metric)
+        if cm is None or cm.table is None:
+            problems.append(loaded.error(f"list '{lid}' needs a metric computed from a table", ("lists", lid, "metric")))
+        elif spec.by not in dimensions.get(cm.table, {}):
+            problems.append(loaded.error(f"list '{lid}': table '{cm.table}' has no dimension '{spec.by}'",
+                                         ("lists", lid, "by"),
+                                         expected=f"one of {sorted(dimensions.get(cm.table, {}))}"))
+    if problems:
+        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    return Plan(loaded=loaded, metrics={cm.id: cm for cm in order}, tables=dict(rs.tables), dimensions=dimensions,
+                derived=derived, schemas=schemas)
 
 
 def _topological(compiled: dict[str, CompiledMetric], loaded: LoadedRuleset) -> list[CompiledMetric]:

@@ -17,13 +17,24 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .compile import ZERO_WHEN_EMPTY, CompiledMetric, Plan
+from .compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
 from .errors import MeritError
 from .expressions import ColumnContext
 from .intervals import wilson_interval
 from .workspace import Workspace
 
 SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
+LIST_COLUMNS = ["scope", "id", "list", "rank", "key", "value", "n"]
+
+
+def cycle_constants(ws: Workspace, start_utc: dt.datetime, end_utc: dt.datetime) -> dict[str, float]:
+    """Facts of the cycle a formula may use (FORMULA_CONSTANTS)."""
+    period = ws.config.period
+    days = (period.end - period.start).days + 1
+    weekdays = int(np.busday_count(period.start, period.end + dt.timedelta(days=1)))
+    seconds = (end_utc - start_utc).total_seconds()  # real length: a DST change shortens or lengthens it
+    return {"period_days": float(days), "period_weekdays": float(weekdays),
+            "period_hours": seconds / 3600, "period_minutes": seconds / 60}
 
 
 @dataclass
@@ -43,6 +54,8 @@ class Evaluation:
     roster: pd.DataFrame  # the agents scored in this cycle
     notes: dict[str, str] = field(default_factory=dict)  # metric id -> why it is undefined everywhere
     cohort_sizes: dict[str, int] = field(default_factory=dict)
+    lists: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LIST_COLUMNS))
+    constants: dict[str, float] = field(default_factory=dict)
 
     def frame(self, scope: str, breakdown: str | None = None) -> pd.DataFrame:
         return self.frames[(scope, breakdown)].data
@@ -73,7 +86,7 @@ def roster_days(agents: ibis.Table, ws: Workspace) -> ibis.Table:
     joined = agents.cross_join(calendar)
     employed = (joined.hired_on.isnull() | (joined.hired_on <= joined.date)) & (
         joined.left_on.isnull() | (joined.left_on >= joined.date))
-    return joined.filter(employed).select("agent_id", "date", "team", "level", "role",
+    return joined.filter(employed).select("agent_id", "date", "team", "level", "role", "hired_on", "left_on",
                                           _row=ibis.literal(0, "int64"))
 
 
@@ -89,9 +102,15 @@ class Evaluator:
         self.roster = self.roster_table.select("agent_id", "name", "team", "level").order_by("agent_id").execute()
         self.sources = dict(tables.tables)
         self.sources["roster_days"] = roster_days(agents, ws)
-        self.ctx = ColumnContext(params=plan.params, timezone=ws.config.timezone, tables=self.sources)
+        self.ctx = ColumnContext(params=plan.params, timezone=ws.config.timezone, tables=self.sources,
+                                 period=(self.start_utc, self.end_utc))
+        for dplan in plan.derived.values():
+            if dplan.source in self.sources:
+                self.sources[dplan.name] = self._derive(dplan)
         self.notes: dict[str, str] = {}
         self.cohort_sizes: dict[str, int] = {}
+        self.cohorts: dict[str, ibis.Table] = {}
+        self.constants = cycle_constants(ws, self.start_utc, self.end_utc)
 
     # ------------------------------------------------------------------ cohorts
     def cohort(self, tname: str) -> ibis.Table:
@@ -101,10 +120,13 @@ class Evaluator:
         cfg = self.plan.tables.get(tname)
         if cfg is not None and cfg.period is not None:
             col = t[cfg.period]
+            period = self.ws.config.period
             if col.type().is_timestamp():
                 t = t.filter((col >= self.start_utc) & (col < self.end_utc))
+            elif col.type().is_string():  # 'YYYY-MM' months: those that overlap the period
+                t = t.filter(col.between(period.start.strftime("%Y-%m"), period.end.strftime("%Y-%m")))
             else:
-                t = t.filter(col.between(self.ws.config.period.start, self.ws.config.period.end))
+                t = t.filter(col.between(period.start, period.end))
         mutations = {"_credit": ibis.literal(1.0)}
         if cfg is not None and cfg.agent is not None:
             agent_col = t[cfg.agent]
@@ -116,14 +138,65 @@ class Evaluator:
                 mutations["_agent"] = agent_col
         t = t.mutate(**mutations) if mutations else t
         if cfg is not None and cfg.agent is not None:
-            roster = self.tables.tables["agents"].select(_agent_id="agent_id", _team="team")
+            extra = {col: col for col in cfg.roster}
+            roster = self.tables.tables["agents"].select(_agent_id="agent_id", _team="team", **extra)
             t = t.left_join(roster, t._agent == roster._agent_id).drop("_agent_id")
         elif cfg is not None and cfg.team is not None:
             t = t.mutate(_team=t[cfg.team])
+        for dname, key in (cfg.join.items() if cfg is not None else ()):
+            if dname in self.sources:
+                other = self.sources[dname].rename({f"_join_{key}": key})
+                t = t.left_join(other, t[key] == other[f"_join_{key}"]).drop(f"_join_{key}")
+            else:  # its source table is absent: the joined columns are empty
+                schema = self.plan.schemas[dname]
+                t = t.mutate(**{c: ibis.null(schema[c]) for c in schema if c != key})
         dims = self.plan.dimensions.get(tname, {})
         if dims:
             t = t.mutate(**{f"_dim_{name}": expr.to_column(t, self.ctx) for name, expr in dims.items()})
         return t
+
+    def _derive(self, dplan) -> ibis.Table:
+        """A derived table: one row per group_by value of its source, every column an aggregate."""
+        src = self.sources[dplan.source]
+        ctx = self.ctx
+        aggs = {}
+        ranked: dict[str, ibis.Table] = {}
+        for cname, (agg, value, where, order) in dplan.columns.items():
+            cond = where.to_column(src, ctx).fill_null(False) if where is not None else None
+            col = value.to_column(src, ctx) if value is not None else None
+            if order is not None:  # labels ranked by their position in `order`
+                col = col.cases(*[(label, i) for i, label in enumerate(order)], else_=ibis.null("int64"))
+            if agg == "count":
+                aggs[cname] = src.count(where=cond) if cond is not None else src.count()
+            elif agg in ("median_low", "median_high"):
+                ranked[cname] = self._median(src, dplan.group_by, col, cond, agg == "median_low")
+                continue
+            else:
+                method = {"sum": "sum", "mean": "mean", "min": "min", "max": "max",
+                          "count_distinct": "nunique"}[agg]
+                aggs[cname] = getattr(col, method)(where=cond)
+        out = src.group_by(dplan.group_by).aggregate(**aggs) if aggs else src.select(dplan.group_by).distinct()
+        for cname, med in ranked.items():
+            med = med.rename({cname: "_v"})
+            out = out.left_join(med, out[dplan.group_by] == med["_key"]).drop("_key")
+        for cname, (agg, value, where, order) in dplan.columns.items():
+            if order is not None:
+                out = out.mutate(**{cname: out[cname].cases(*[(i, label) for i, label in enumerate(order)],
+                                                            else_=ibis.null("string"))})
+        return out
+
+    @staticmethod
+    def _median(src: ibis.Table, key: str, col: ibis.Value, cond, low: bool) -> ibis.Table:
+        """The lower (or upper) middle value per group: with an even count the
+        median is one of the two middle values, never their mean."""
+        rows = src.mutate(_v=col)
+        keep = rows._v.notnull() if cond is None else (rows._v.notnull() & cond)
+        rows = rows.filter(keep).select(_key=rows[key], _v=rows._v)
+        window = ibis.window(group_by=rows._key, order_by=rows._v)
+        rows = rows.mutate(_i=ibis.row_number().over(window), _n=rows._v.count().over(ibis.window(group_by=rows._key)))
+        middle = (rows._n - 1) // 2 if low else rows._n // 2
+        picked = rows.filter(rows._i == middle).select("_key", _v="_v")
+        return picked
 
     # ------------------------------------------------------------- aggregation
     def _aggregates(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
@@ -200,30 +273,58 @@ class Evaluator:
                               and (breakdown is None or breakdown in cm.breakdowns)]
                     if not wanted:
                         continue
-                    keys = []
-                    if SCOPE_KEY[scope]:
-                        keys.append(SCOPE_KEY[scope])
-                    if breakdown:
-                        keys.append(f"_dim_{breakdown}")
-                    aggs: dict[str, ibis.Value] = {}
-                    for cm in wanted:
-                        aggs.update(self._aggregates(cm, cohort))
-                    base = cohort
-                    if SCOPE_KEY[scope]:
-                        base = base.filter(base[SCOPE_KEY[scope]].notnull())
-                    expr = base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
-                    df = expr.execute()
-                    df = self._finish_table_metrics(df, wanted)
-                    df = df.rename(columns={SCOPE_KEY[scope] or "": "id", f"_dim_{breakdown}": "breakdown"})
-                    if scope == "org":
-                        df["id"] = "org"
+                    df = self._group(cohort, scope, breakdown, wanted)
                     results.setdefault((scope, breakdown), []).append(df)
 
         frames = self._assemble(results, table_metrics)
         self._formulas(frames)
         self._standardized(frames)
+        lists = self._lists()
         return Evaluation(plan=plan, frames=frames, roster=self.roster, notes=self.notes,
-                          cohort_sizes=self.cohort_sizes)
+                          cohort_sizes=self.cohort_sizes, lists=lists, constants=self.constants)
+
+    def _group(self, cohort: ibis.Table, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
+        """One aggregation query: the metrics per scope id (and per value of dimension `by`)."""
+        keys = [k for k in (SCOPE_KEY[scope], f"_dim_{by}" if by else None) if k]
+        aggs: dict[str, ibis.Value] = {}
+        for cm in metrics:
+            aggs.update(self._aggregates(cm, cohort))
+        base = cohort
+        if SCOPE_KEY[scope]:
+            base = base.filter(base[SCOPE_KEY[scope]].notnull())
+        expr = base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
+        df = self._finish_table_metrics(expr.execute(), metrics)
+        df = df.rename(columns={SCOPE_KEY[scope] or "": "id", f"_dim_{by}": "breakdown"})
+        if scope == "org":
+            df["id"] = "org"
+        return df
+
+    def _lists(self) -> pd.DataFrame:
+        parts = []
+        for lid, spec in self.plan.ruleset.lists.items():
+            cm = self.plan.metrics[spec.metric]
+            if cm.id in self.notes or cm.table not in self.cohorts:
+                continue
+            for scope in spec.scopes:
+                if scope not in cm.scopes:
+                    continue
+                df = self._group(self.cohorts[cm.table], scope, spec.by, [cm])
+                df = df[df[cm.id].notna() & (df[f"{cm.id}__n"] >= spec.min_n) & df["breakdown"].notna()]
+                df = df.assign(_desc=-df[cm.id] if spec.order == "desc" else df[cm.id],
+                               key=df["breakdown"].astype(str))
+                df = df.sort_values(["id", "_desc", "key"], kind="stable").groupby("id", sort=False).head(spec.top)
+                out = pd.DataFrame({"scope": scope, "id": df["id"].astype(str), "list": lid, "key": df["key"],
+                                    "value": df[cm.id].astype("float64"), "n": df[f"{cm.id}__n"].astype("int64")})
+                out.insert(3, "rank", out.groupby("id").cumcount() + 1)
+                parts.append(out)
+        if not parts:
+            return pd.DataFrame(columns=LIST_COLUMNS)
+        scope_rank = {"agent": 0, "team": 1, "org": 2}
+        lists = pd.concat(parts, ignore_index=True)
+        lists["_s"] = lists["scope"].map(scope_rank)
+        order = {lid: i for i, lid in enumerate(self.plan.ruleset.lists)}
+        lists["_l"] = lists["list"].map(order)
+        return lists.sort_values(["_s", "id", "_l", "rank"], kind="stable").drop(columns=["_s", "_l"]).reset_index(drop=True)
 
     def _present(self, name: str) -> bool:
         return name == "roster_days" or name in self.tables.tables
@@ -245,6 +346,7 @@ class Evaluator:
         self.tables.con.drop_table(name, force=True)
         table = self.tables.con.create_table(name, cohort.select(cols))
         self.cohort_sizes[tname] = int(table.count().execute())
+        self.cohorts[tname] = table
         return table
 
     def _finish_table_metrics(self, df: pd.DataFrame, metrics: list[CompiledMetric]) -> pd.DataFrame:
@@ -332,11 +434,15 @@ class Evaluator:
                     data[cm.id] = self._formula_column(cm, data)
                 if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
                     data[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
+                frame.data = data.copy()  # keep the frame in one block (pandas warns otherwise)
 
     def _formula_column(self, cm: CompiledMetric, data: pd.DataFrame) -> pd.Series:
         if data.empty:
             return pd.Series(dtype="float64")
         cols = {d: data[d].astype("float64") for d in cm.deps}
+        for name in FORMULA_CONSTANTS:
+            if name in cm.formula.names:
+                cols[name] = np.full(len(data), self.constants[name])
         mem = ibis.memtable(pd.DataFrame({"_pos": np.arange(len(data)), **cols}))
         value = cm.formula.to_column(mem, self.ctx)
         out = mem.select("_pos", _value=value.cast("float64")).order_by("_pos").execute()
@@ -379,6 +485,7 @@ class Evaluator:
                 value = sums["wv"] / sums["w"].where(sums["w"] > 0)
                 target[cm.id] = target["id"].map(value).astype("float64")
                 target[f"{cm.id}__n"] = target["id"].map(sums[f"{base}__n"]).fillna(0).astype("int64")
+                frames[(scope, None)].data = target.copy()
 
 
 def evaluate(plan: Plan, tables, ws: Workspace, progress=None) -> Evaluation:

@@ -90,6 +90,9 @@ FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
     "upper": (1, 1, "upper(string)"),
     "lookup": (2, 3, "lookup(params.NAME, key, default)"),
     "in_table": (3, 3, "in_table(x, 'table', 'column')"),
+    "band": (3, 3, "band(params.NAME, value, 'field')"),
+    "period_start": (0, 0, "period_start()"),
+    "period_end": (0, 0, "period_end()"),
 }
 
 _EXPECTED_SYNTAX = "an expression such as: rating == 'bad' and bad_review_cause != 'product'"
@@ -156,6 +159,7 @@ class ColumnContext:
     tables: Mapping[str, ibis.Table] = field(default_factory=dict)  # for in_table()
     table_name: str | None = None  # used in messages ("unknown column 'x' in table tickets")
     what: str = "column"  # what a bare name is, for messages: "column" or "metric"
+    period: tuple[_dt.datetime, _dt.datetime] | None = None  # the cycle as [start, end) naive UTC instants
 
 
 def as_filter(value: Any) -> Any:
@@ -328,11 +332,31 @@ def _null(kind_or_dtype: Any = None) -> ir.Value:
 
 
 def _lit(v: Any) -> ir.Value:
+    """An Ibis literal; whole numbers are int64 and fractions float64, so that
+    columns built from literals (if/else, lookups) cannot overflow a narrow type."""
     if _is_col(v):
         return v
     if v is None:
         return ibis.null()
+    if isinstance(v, bool):
+        return ibis.literal(v, type="boolean")
+    if isinstance(v, int):
+        if -(2**31) <= v < 2**31:  # a small literal would be typed INTEGER by the backend
+            return ibis.literal(v).cast("int64")
+        return ibis.literal(v, type="int64")
+    if isinstance(v, float):
+        if math.isfinite(v):
+            # '1.5' alone is a DECIMAL in SQL; the text cast gives exactly Python's double
+            return ibis.literal(repr(v)).cast("float64")
+        return ibis.literal(v, type="float64")
     return ibis.literal(v)
+
+
+def _wide(v: Any) -> Any:
+    """Numbers as wide Ibis literals; other values unchanged."""
+    if isinstance(v, (int, float)) and not _is_col(v):
+        return _lit(v)
+    return v
 
 
 def _comparable(a: Any, b: Any, op: str) -> None:
@@ -680,6 +704,11 @@ class _Validator:
             return
         if name == "lookup" and not _is_params_ref(node.args[0]):
             self.fail(node.args[0], "the first argument of lookup() must be a parameter table", sig)
+        if name == "band":
+            if not _is_params_ref(node.args[0]):
+                self.fail(node.args[0], "the first argument of band() must be a parameter list of bands", sig)
+            if not (isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str)):
+                self.fail(node.args[2], "the field of band() must be a quoted name", sig)
         if name == "round" and n == 2:
             d = node.args[1]
             ok = _is_literal(d)
@@ -1023,6 +1052,21 @@ class _BaseEval(simpleeval.SimpleEval):
         key = self._eval(node.slice)
         return self.lookup(node.value, table, key, None)
 
+    def _bands(self, pnode: ast.AST, bands: Any, field_name: str) -> list[tuple[Any, Any]]:
+        """(min, value) pairs of a parameter list like [{min: 0.6, multiplier: 3}, ...], in order."""
+        name = getattr(pnode, "attr", "?")
+        ok = isinstance(bands, (list, tuple)) and all(isinstance(b, Mapping) for b in bands)
+        if not ok or not bands:
+            raise _OpError(f"params.{name} is not a list of bands", "[{min: 0.6, " + field_name + ": 3}, ...]", pnode)
+        rows = []
+        for b in bands:
+            if "min" not in b or field_name not in b:
+                raise _OpError(f"every band of params.{name} needs 'min' and '{field_name}'", None, pnode)
+            if _kind(b["min"]) != "number":
+                raise _OpError(f"the 'min' of every band of params.{name} must be a number", None, pnode)
+            rows.append((b["min"], b[field_name]))
+        return rows
+
     def _param_table(self, pnode: ast.AST, table: Any) -> Mapping:
         if not isinstance(table, Mapping):
             name = getattr(pnode, "attr", "?")
@@ -1094,6 +1138,11 @@ class _BaseEval(simpleeval.SimpleEval):
         if name == "in_table":
             return self.in_table(self._eval(node.args[0]), node.args[1].value, node.args[2].value,  # type: ignore[attr-defined]
                                  node.args[1], node.args[2])
+        if name in ("period_start", "period_end"):
+            return self.period_bound(name)
+        if name == "band":
+            bands = self._eval(node.args[0])
+            return self.band(node.args[0], bands, self._eval(node.args[1]), node.args[2].value)  # type: ignore[attr-defined]
         args = [self._eval(a) for a in node.args]
         sig = FUNCTIONS[name][2]
         if name == "lookup":
@@ -1201,6 +1250,23 @@ class _ScalarEval(_BaseEval):
         if not isinstance(key, str) and str(key) in table:  # YAML keys are often strings
             return table[str(key)]
         return default
+
+    def band(self, pnode: ast.AST, bands: Any, value: Any, field_name: str) -> Any:
+        rows = self._bands(pnode, bands, field_name)
+        if value is None:
+            return None
+        if _kind(value) != "number":
+            raise _OpError(f"band() needs a number, not {_a(_kind(value))}", FUNCTIONS["band"][2])
+        for low, out in rows:  # first band whose min <= value
+            if value >= low:
+                return out
+        return None
+
+    def period_bound(self, name: str) -> Any:
+        period = getattr(self, "period", None)
+        if period is None:
+            raise _OpError(f"{name}() is only known while a cycle is evaluated")
+        return period[0] if name == "period_start" else period[1]
 
     def round_(self, x: Any, digits: Any) -> Any:
         return _s_round(x, digits)
@@ -1359,6 +1425,10 @@ class _ColumnEval(_BaseEval):
                 return _null("number")
             other = a if _is_col(a) and _kind(a) != "empty" else b
             return _null(other.type()) if _is_col(other) and _kind(other) != "empty" else _null(kind)
+        if not _is_col(b) and b == 0 and op in ("/", "//", "%"):
+            return _null("number")
+        divisor_is_column = _is_col(b)
+        a, b = _wide(a), _wide(b)  # typed literals: no INTEGER or DECIMAL arithmetic in SQL
         if op == "+":
             return a + b
         if op == "-":
@@ -1368,10 +1438,8 @@ class _ColumnEval(_BaseEval):
         if op == "**":
             return a ** b
         # division-like: a zero divisor gives empty, on every backend
-        if _is_col(b):
+        if divisor_is_column:
             b = b.nullif(0)
-        elif b == 0:
-            return _null("number")
         if op == "/":
             return a / b
         if op == "//":
@@ -1416,7 +1484,7 @@ class _ColumnEval(_BaseEval):
             body = _null(dtype) if dtype is not None else _null(kind)
         if orelse is None:
             orelse = _null(dtype) if dtype is not None else _null(kind)
-        return ibis.ifelse(cond, body, orelse)
+        return ibis.ifelse(cond, _wide(body), _wide(orelse))
 
     def in_(self, x: Any, container: Any, node: ast.AST) -> Any:
         if not _is_col(container):
@@ -1484,11 +1552,32 @@ class _ColumnEval(_BaseEval):
             raise _OpError(f"params.{name} mixes {' and '.join(_a(k) for k in sorted(kinds))} (with the default)",
                            "values of one kind", pnode)
         kind = next(iter(kinds), "empty")
-        null = _null(kind if kind != "empty" else None)
+        whole = all(isinstance(v, int) and not isinstance(v, bool) for _, v in branches if v is not None) and (
+            default is None or (isinstance(default, int) and not isinstance(default, bool)))
+        null = _null(dt.int64) if kind == "number" and whole else _null(kind if kind != "empty" else None)
         if not branches:
-            return _lit(default) if default is not None else null
-        typed = [(k, (null if v is None else v)) for k, v in branches]
-        return key.cases(*typed, else_=(null if default is None else default))
+            return _wide(default) if default is not None else null
+        typed = [(k, (null if v is None else _wide(v))) for k, v in branches]
+        return key.cases(*typed, else_=(null if default is None else _wide(default)))
+
+    def band(self, pnode: ast.AST, bands: Any, value: Any, field_name: str) -> Any:
+        if not _is_col(value):
+            return self._scalar.band(pnode, bands, value, field_name)
+        rows = self._bands(pnode, bands, field_name)
+        if _kind(value) not in ("number", "empty"):
+            raise _OpError(f"band() needs a number, not {_a(_kind(value))}", FUNCTIONS["band"][2])
+        kinds = {_kind(v) for _, v in rows} - {"empty"}
+        if len(kinds) > 1:
+            raise _OpError(f"the '{field_name}' values of the bands mix kinds", None, pnode)
+        null = _null(next(iter(kinds), None))
+        branches = [(value >= _wide(low), null if out is None else _wide(out)) for low, out in rows]
+        return ibis.cases(*branches, else_=null)
+
+    def period_bound(self, name: str) -> Any:
+        if self.ctx.period is None:
+            raise _OpError(f"{name}() is only known while a cycle is evaluated")
+        bound = self.ctx.period[0] if name == "period_start" else self.ctx.period[1]
+        return ibis.literal(bound, type=dt.Timestamp())
 
     def round_(self, x: Any, digits: Any) -> Any:
         if not _is_col(x):
@@ -1529,7 +1618,7 @@ class _ColumnEval(_BaseEval):
     def nary(self, name: str, args: list[Any]) -> Any:
         if not any(_is_col(a) for a in args):
             return self._scalar.nary(name, args)
-        present = [a for a in args if a is not None]
+        present = [_wide(a) for a in args if a is not None]
         if name == "coalesce":
             return present[0] if len(present) == 1 else ibis.coalesce(*present)
         if len(present) == 1:
@@ -1564,7 +1653,7 @@ class _ColumnEval(_BaseEval):
         _comparable(x, other[column], "in_table")
         values = other.select(column).filter(other[column].notnull())[column]
         if not _is_col(x):
-            x = ibis.literal(x)
+            x = _lit(x)
         return x.notnull() & x.isin(values)
 
 

@@ -97,6 +97,14 @@ def scores_csv(scores: Scores) -> pd.DataFrame:
     return out
 
 
+def lists_csv(evaluation: Evaluation) -> pd.DataFrame:
+    lists = evaluation.lists
+    out = lists[["scope", "id", "list", "rank", "key"]].copy()
+    out["value"] = fmt_numbers(lists["value"].astype("float64"))
+    out["n"] = fmt_numbers(lists["n"].astype("float64"))
+    return out
+
+
 def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame, manifest: dict) -> dict:
     plan = evaluation.plan
     rs = plan.ruleset
@@ -149,6 +157,11 @@ def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame,
         },
         "notes": dict(sorted(evaluation.notes.items())),
         "metrics": metrics.to_dict(orient="records"),
+        "lists": [
+            {"scope": r.scope, "id": r.id, "list": r.list, "rank": int(r.rank), "key": r.key,
+             "value": round_float(float(r.value)), "n": int(r.n)}
+            for r in evaluation.lists.itertuples(index=False)
+        ],
         "scores": score_rows,
     }
 

@@ -15,7 +15,7 @@ from typing import Callable
 from . import __version__
 from .compile import Plan, compile_ruleset
 from .evaluate import Evaluation, evaluate
-from .outputs import metrics_csv, metrics_long, results_document, scores_csv, staged_output, write_csv, write_json
+from .outputs import lists_csv, metrics_csv, metrics_long, results_document, scores_csv, staged_output, write_csv, write_json
 from .ruleset import LoadedRuleset, load_ruleset
 from .scoring import Scores, score
 from .tables import Tables, connect, load_tables
@@ -103,6 +103,7 @@ def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: st
     with staged_output(prep.ws.out_dir) as stage:
         write_csv(metrics_csv(long), stage / "metrics.csv")
         write_csv(scores_csv(scores), stage / "scores.csv")
+        write_csv(lists_csv(evaluation), stage / "lists.csv")
         write_json(results_document(evaluation, scores, long, man), stage / "results.json")
         if render_pdfs is not None:
             render_pdfs(prep, evaluation, scores, stage)

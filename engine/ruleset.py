@@ -30,14 +30,50 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class DerivedColumn(_Model):
+    """One column of a derived table: an aggregation over the rows of a group."""
+
+    agg: Literal["count", "sum", "mean", "min", "max", "count_distinct", "median_low", "median_high"]
+    value: str | None = None
+    where: str | None = None
+    order: list[str] | None = None  # for median_low/high of labels: worst first, e.g. [C, B, A, S]
+
+    @model_validator(mode="after")
+    def _needs_value(self):
+        if self.agg != "count" and self.value is None:
+            raise ValueError(f"agg '{self.agg}' needs 'value'")
+        if self.order is not None and self.agg not in ("median_low", "median_high", "min", "max"):
+            raise ValueError("'order' goes with median_low, median_high, min or max")
+        return self
+
+
 class TableConfig(_Model):
-    """How a source table is attributed and put into a cohort."""
+    """How a source table is attributed and put into a cohort, or how a
+    derived table is built from another (``from`` + ``group_by`` + ``columns``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     agent: str | None = None  # column holding the agent id (or a list of ids: credit split)
     team: str | None = None  # column holding the team, for tables without agents
-    period: str | None = None  # date or timestamp column that puts a row in the cycle
-    key: str | None = None  # the record id, for `merit explain`
+    period: str | None = None  # date, timestamp or 'YYYY-MM' column that puts a row in the cycle
+    key: str | None = None  # the record id, for `merit explain` and scorecards
     dimensions: dict[str, str] = {}  # breakdown name -> record expression
+    roster: list[str] = []  # columns of the agent's roster row to join in (level, team, role, ...)
+    join: dict[str, str] = {}  # derived table -> key column shared by both: left-join its columns
+    from_: str | None = Field(default=None, alias="from")  # derived table: source table
+    group_by: str | None = None  # derived table: one row per value of this column
+    columns: dict[str, DerivedColumn] = {}  # derived table: its columns
+
+    @model_validator(mode="after")
+    def _derived_complete(self):
+        derived = self.from_ is not None or self.group_by is not None or bool(self.columns)
+        if derived and (self.from_ is None or self.group_by is None or not self.columns):
+            raise ValueError("a derived table needs 'from', 'group_by' and 'columns'")
+        return self
+
+    @property
+    def derived(self) -> bool:
+        return self.from_ is not None
 
 
 class Metric(_Model):
@@ -187,6 +223,19 @@ class Scoring(_Model):
         return dist
 
 
+class ListSpec(_Model):
+    """A top-N list of a metric broken down by a dimension (e.g. customers with most tickets)."""
+
+    label: str | None = None
+    description: str | None = None
+    metric: str
+    by: str  # a dimension of the metric's table
+    order: Literal["desc", "asc"] = "desc"
+    top: int = Field(default=10, ge=1, le=1000)
+    min_n: int = Field(default=1, ge=0)
+    scopes: list[Literal["agent", "team", "org"]] = ["team", "org"]
+
+
 class Ruleset(_Model):
     name: str
     label: str | None = None
@@ -195,6 +244,7 @@ class Ruleset(_Model):
     params: dict[str, Any] = {}
     tables: dict[str, TableConfig] = {}
     metrics: dict[str, Metric] = {}
+    lists: dict[str, ListSpec] = {}
     scoring: Scoring = Scoring()
 
 
@@ -271,7 +321,7 @@ def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
     return load_yaml(path, str(path)), path.parent
 
 
-MERGED_BY_ID = ("params", "tables", "metrics")
+MERGED_BY_ID = ("params", "tables", "metrics", "lists")
 
 
 def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:

@@ -249,10 +249,11 @@ class Tables:
         xlsx: the sheet row; parquet: the 1-based row number.
         """
         single = not isinstance(rows, Iterable)
-        wanted = [int(rows)] if single else [int(r) for r in rows]
+        arr = np.asarray([rows] if single else list(rows), dtype=np.int64).ravel()
+        wanted = arr.tolist()
         src = self.sources[table]
         if src.format == "parquet":
-            lines = [r + 1 for r in wanted]
+            lines = (arr + 1).tolist()
         elif src.format == "xlsx":
             sheet = self._sheet_rows[table]
             lines = [sheet[r] if 0 <= r < len(sheet) else r + 2 for r in wanted]
@@ -260,7 +261,7 @@ class Tables:
             if table not in self._csv_identity:
                 self._csv_identity[table] = _csv_lines_are_records(src.path, self.counts.get(table, -1))
             if self._csv_identity[table]:
-                lines = [r + 2 for r in wanted]
+                lines = (arr + 2).tolist()
             else:
                 found = _csv_scan(src.path, records=wanted)
                 lines = [found.get(r, r + 2) for r in wanted]
@@ -371,8 +372,8 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
             result.counts[name] = int(raw.count().execute())
             base = _typed_columns(raw, schema, present)
             typed = base.select("_row", *[base[f"t_{c.name}"].name(c.name) for c in schema.columns])
-            # (ibis 12 + sqlglot 30: create_table(overwrite=True) and drop_table emit a bare
-            # "DROP TABLE IF EXISTS"; drop through SQL instead)
+            # (dropped through SQL: with sqlglot 30, ibis 12's create_table(overwrite=True)
+            # and drop_table emit a bare "DROP TABLE IF EXISTS")
             con.raw_sql(f"DROP TABLE IF EXISTS {_ident(name)}")
             result.tables[name] = con.create_table(name, typed)
             _validate(result, schema, raw, base, present, problems, t_order, limit)
@@ -500,8 +501,7 @@ def _csv_lines_are_records(path: Path, records: int) -> bool:
     return physical == records + 1
 
 
-def _csv_scan(path: Path, *, records: Iterable[int] = (), segments: Iterable[int] = (),
-              blank_is_record: bool = False) -> dict[int, int]:
+def _csv_scan(path: Path, *, records: Iterable[int] = (), segments: Iterable[int] = ()) -> dict[int, int]:
     """Find the first line of the given records (0-based, after the header) or
     *segments* (0-based line-like units: the header is segment 0; blank lines
     are segments of their own; a record spanning lines is one segment).
@@ -539,7 +539,7 @@ def _csv_scan(path: Path, *, records: Iterable[int] = (), segments: Iterable[int
             hit = np.isin(segs, want_seg)
             for s, ln in zip(segs[hit].tolist(), lines_start[hit].tolist()):
                 out[s] = ln
-        is_rec = (segs >= 1) & (~blank | blank_is_record)
+        is_rec = (segs >= 1) & ~blank
         if len(want_rec) and is_rec.any():
             recs = rec_no + np.cumsum(is_rec) - 1
             hit = is_rec & np.isin(recs, want_rec)

@@ -225,6 +225,18 @@ def test_constants_fold(con, tickets):
     assert parse("round(2.5)").evaluate({}) == 3 and parse("round(-2.5)").evaluate({}) == -3
 
 
+def test_literal_columns_are_wide(con, tickets):
+    # 120 * 1000 ** 3 overflows int32; columns built from literals are int64
+    assert run(con, tickets, "(100 if n > 1 else 120) * 1000 * 1000 * 1000") == [
+        120_000_000_000, 100_000_000_000, 120_000_000_000, 100_000_000_000]
+    assert run(con, tickets, "(1.5 if n > 1 else 2.25) * 1e6 * 1000 * 1000 * 1000 * 1000") == [
+        2.25e18, 1.5e18, 2.25e18, 1.5e18]
+    assert run(con, tickets, "n * 0.1") == [0.1, 0.2, None, 0.4]  # double arithmetic, as in Python
+    assert run(con, tickets, "abs(k) * 0.1") == [7 * 0.1, 7 * 0.1, None, 7 * 0.1]
+    assert parse("1 if n > 1 else 0").to_column(tickets, ctx()).type().is_int64()
+    assert parse("lookup(params.rating_points, rating, 0)").to_column(tickets, ctx()).type().is_int64()
+
+
 def test_formula_mode(con):
     metrics = ibis.memtable({"escalated": [1, 0, 3], "tickets": [4, 0, None]},
                             schema={"escalated": "int64", "tickets": "int64"})
@@ -255,8 +267,10 @@ def test_expr_attributes():
 
 
 def test_param_table_with_column_key_compiles_to_case(tickets):
-    sql = ibis.to_sql(tickets.select(v=parse("params.rating_points[rating]").to_column(tickets, ctx())))
-    assert "CASE" in sql and "WHEN 'bad' THEN -1" in sql
+    value = parse("params.rating_points[rating]").to_column(tickets, ctx())
+    sql = " ".join(ibis.to_sql(tickets.select(v=value)).split())
+    assert value.type().is_int64()
+    assert "CASE" in sql and "WHEN 'bad' THEN" in sql and "WHEN 'good' THEN" in sql
 
 
 def test_unknown_param_lists_known_ones(tickets):

@@ -1,0 +1,303 @@
+"""Scorecard PDFs: ``out/pdf/agents/<agent_id>.pdf`` and ``out/pdf/teams/<team>.pdf``.
+
+Contexts (the data of each PDF) are built once in the main process
+(:mod:`engine.render_context`); the HTML → PDF work runs in worker processes,
+one per core.  Templates are jinja2 with autoescape on, loaded from the
+installed ``templates`` package.  WeasyPrint fetches through
+:class:`AssetFetcher`, which serves the bundled ``templates/assets`` files and
+refuses everything else (other files, http(s), data: URLs).
+
+Determinism: the PDF's dates are the cycle's end (``dcterms.created``), not
+the clock, and nothing random reaches the document: the same inputs give
+byte-identical PDFs.  Skip-unchanged: each PDF's inputs (its context, the
+templates, the renderer's code and versions) are hashed into
+``out/pdf/manifest.json``; a PDF whose hash matches the previous run is copied
+from the previous ``out/pdf`` instead of being rendered again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+import re
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from . import __version__
+
+Progress = Callable[..., None]
+MANIFEST = "manifest.json"
+AGENT_TEMPLATE = "agent.html"
+TEAM_TEMPLATE = "team.html"
+STYLESHEET = "base.css"
+
+
+# ------------------------------------------------------------------ templates and assets
+def templates_dir() -> Path:
+    """The installed ``templates`` package folder (works for non-editable installs)."""
+    return Path(str(resources.files("templates")))
+
+
+def assets_dir() -> Path:
+    return templates_dir() / "assets"
+
+
+@lru_cache(maxsize=1)
+def renderer_fingerprint() -> str:
+    """Hash of everything besides the context that shapes a PDF."""
+    import weasyprint
+
+    digest = hashlib.sha256()
+    digest.update(f"merit {__version__}; weasyprint {weasyprint.__version__}".encode())
+    folder = templates_dir()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".html", ".css", ".svg", ".png"))
+    for path in files + [Path(__file__), Path(__file__).with_name("charts.py")]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def make_environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("templates", ""),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=True,
+                                     default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class AssetFetcher(URLFetcher):
+        """Serves files inside ``templates/assets`` only; refuses every other URL."""
+
+        def __init__(self, root: Path | None = None):
+            super().__init__(allowed_protocols=("file",), allow_redirects=False)
+            self.root = (root or assets_dir()).resolve()
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+                path = Path(url2pathname(parts.path)).resolve()
+                if path.is_relative_to(self.root) and path.is_file():
+                    ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": ctype})
+            self.refused.append(url)
+            raise PermissionError(f"merit's PDFs use only their bundled assets; refused {url[:120]!r}")
+
+    return AssetFetcher
+
+
+def AssetFetcher(root: Path | None = None):  # noqa: N802 (a class, built lazily: weasyprint is heavy)
+    return _fetcher_class()(root)
+
+
+# ------------------------------------------------------------------ the worker side
+_STATE: dict = {}
+
+
+def _init_worker() -> None:
+    """Per process: the jinja environment, the stylesheet and fonts, parsed once."""
+    import logging
+
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    fetcher = AssetFetcher()
+    fonts = FontConfiguration()
+    base = assets_dir().resolve().as_uri() + "/"
+    css_text = (templates_dir() / STYLESHEET).read_text(encoding="utf-8")
+    _STATE.update(env=make_environment(), fetcher=fetcher, fonts=fonts, base=base,
+                  css=CSS(string=css_text, base_url=base, url_fetcher=fetcher, font_config=fonts))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """One HTML document to PDF bytes, with merit's stylesheet and fetcher."""
+    from weasyprint import HTML
+
+    if not _STATE:
+        _init_worker()
+    doc = HTML(string=html, base_url=_STATE["base"], url_fetcher=_STATE["fetcher"])
+    return doc.write_pdf(stylesheets=[_STATE["css"]], font_config=_STATE["fonts"])
+
+
+def render_html(template: str, context: dict) -> str:
+    if not _STATE:
+        _init_worker()
+    return _STATE["env"].get_template(template).render(**context)
+
+
+def _render_job(job: tuple[str, dict, str]) -> str:
+    template, context, target = job
+    pdf = html_to_pdf(render_html(template, context))
+    tmp = Path(target + ".part")
+    tmp.write_bytes(pdf)
+    os.replace(tmp, target)
+    return target
+
+
+# ------------------------------------------------------------------ the main side
+_UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
+
+
+def safe_filename(name: str) -> str:
+    """A file name for an agent id or team name: no separators, no leading dot."""
+    text = _UNSAFE.sub("_", str(name)).strip("._") or "_"
+    return text[:120]
+
+
+def _unique_names(ids: Iterable[str]) -> dict[str, str]:
+    out, used = {}, set()
+    for ident in ids:
+        base = safe_filename(ident)
+        name = base
+        if name.lower() in used:
+            name = f"{base}-{hashlib.sha256(str(ident).encode()).hexdigest()[:8]}"
+        used.add(name.lower())
+        out[ident] = name
+    return out
+
+
+def context_hash(template: str, context: dict) -> str:
+    payload = json.dumps({"template": template, "context": context}, sort_keys=True, ensure_ascii=False,
+                         default=str, separators=(",", ":"))
+    return hashlib.sha256((renderer_fingerprint() + payload).encode("utf-8")).hexdigest()
+
+
+def _read_manifest(folder: Path | None) -> dict:
+    if folder is None:
+        return {}
+    try:
+        doc = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return doc.get("files", {}) if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def render_all(prep, evaluation, scores, stage: Path, progress: Progress | None = None,
+               agents: list[str] | None = None, teams: list[str] | None = None,
+               workers: int | None = None, previous: Path | None = None) -> list[Path]:
+    """Render the scorecards of a cycle into ``stage/pdf`` (the staging folder of out/).
+
+    ``agents``/``teams`` restrict what is rendered (None: all); PDFs not
+    rendered this time are carried over from the previous ``out/pdf`` when it
+    has them.  ``workers``: processes (default one per core; 1 = in process).
+    """
+    return render_into(prep, evaluation, scores, Path(stage) / "pdf", progress=progress, agents=agents,
+                       teams=teams, workers=workers,
+                       previous=previous if previous is not None else prep.ws.out_dir / "pdf")
+
+
+def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress | None = None,
+                agents: list[str] | None = None, teams: list[str] | None = None,
+                workers: int | None = None, previous: Path | None = None) -> list[Path]:
+    from .errors import MeritError
+    from .render_context import ContextBuilder
+
+    progress = progress or (lambda step, fraction=None: None)
+    pdf_dir = Path(pdf_dir)
+    (pdf_dir / "agents").mkdir(parents=True, exist_ok=True)
+    (pdf_dir / "teams").mkdir(parents=True, exist_ok=True)
+    all_agents = [str(a) for a in scores.table["agent_id"]]
+    all_teams = sorted({str(t) for t in scores.table["team"].dropna()})
+    want_agents = all_agents if agents is None else [str(a) for a in agents]
+    want_teams = all_teams if teams is None else [str(t) for t in teams]
+    unknown = [a for a in want_agents if a not in set(all_agents)]
+    if unknown:
+        raise MeritError(f"unknown agent '{unknown[0]}'", expected="an agent_id scored in this cycle")
+    unknown = [t for t in want_teams if t not in set(all_teams)]
+    if unknown:
+        raise MeritError(f"unknown team '{unknown[0]}'", expected="one of " + ", ".join(all_teams))
+    agent_files = _unique_names(all_agents)
+    team_files = _unique_names(all_teams)
+
+    progress("scorecards: preparing", 0.0)
+    builder = ContextBuilder(prep, evaluation, scores)
+    jobs: list[tuple[str, str, dict]] = []  # (relative path, template, context)
+    for aid, ctx in builder.agent_contexts(want_agents):
+        jobs.append((f"agents/{agent_files[aid]}.pdf", AGENT_TEMPLATE, ctx))
+    for team, ctx in builder.team_contexts(want_teams):
+        jobs.append((f"teams/{team_files[team]}.pdf", TEAM_TEMPLATE, ctx))
+
+    old = _read_manifest(previous)
+    manifest: dict[str, dict] = {}
+    todo: list[tuple[str, dict, str]] = []
+    for rel, template, ctx in jobs:
+        digest = context_hash(template, ctx)
+        manifest[rel] = {"sha256_inputs": digest}
+        src = previous / rel if previous is not None else None
+        if src is not None and old.get(rel, {}).get("sha256_inputs") == digest and src.is_file():
+            shutil.copyfile(src, pdf_dir / rel)
+        else:
+            todo.append((template, ctx, str(pdf_dir / rel)))
+    # PDFs not asked for this time: keep the previous ones.
+    wanted = {rel for rel, _, _ in jobs}
+    keep = {f"agents/{agent_files[a]}.pdf" for a in all_agents} | {f"teams/{team_files[t]}.pdf" for t in all_teams}
+    for rel in sorted(keep - wanted):
+        if rel in old and previous is not None and (previous / rel).is_file():
+            shutil.copyfile(previous / rel, pdf_dir / rel)
+            manifest[rel] = old[rel]
+
+    total = len(todo)
+    workers = workers or os.cpu_count() or 1
+    done = 0
+    progress(f"scorecards: 0/{total} rendered ({len(jobs) - total} unchanged)", 0.0 if total else 1.0)
+    if total <= 1 or workers <= 1:
+        for job in todo:
+            _render_job(job)
+            done += 1
+            progress(f"scorecards: {done}/{total} rendered", done / total)
+    else:
+        import multiprocessing
+
+        # spawn: the parent holds DuckDB's threads, which fork() must not copy.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx,
+                                 initializer=_init_worker) as pool:
+            futures = [pool.submit(_render_job, job) for job in todo]
+            for fut in as_completed(futures):
+                fut.result()
+                done += 1
+                progress(f"scorecards: {done}/{total} rendered", done / total)
+    doc = {"engine": f"merit {__version__}", "files": dict(sorted(manifest.items()))}
+    (pdf_dir / MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return sorted(pdf_dir / rel for rel in manifest)
+
+
+def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
+                     progress: Progress | None = None, workers: int | None = None) -> list[Path]:
+    """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically."""
+    from .evaluate import evaluate
+    from .outputs import staged_output
+    from .pipeline import prepare
+    from .scoring import score
+
+    progress = progress or (lambda step, fraction=None: None)
+    prep = prepare(workspace, progress=progress)
+    progress("evaluate")
+    evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
+    scores = score(evaluation)
+    out_pdf = prep.ws.out_dir / "pdf"
+    prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
+    with staged_output(out_pdf) as stage:
+        files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
+                            workers=workers, previous=out_pdf)
+        rel = [f.relative_to(stage) for f in files]
+    return [out_pdf / r for r in rel]
