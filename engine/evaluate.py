@@ -292,8 +292,15 @@ class Evaluator:
         base = cohort
         if SCOPE_KEY[scope]:
             base = base.filter(base[SCOPE_KEY[scope]].notnull())
+        if by:  # a record with an empty dimension value counts in the totals, not in a breakdown row
+            base = base.filter(base[f"_dim_{by}"].notnull())
         expr = base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
         df = self._finish_table_metrics(expr.execute(), metrics)
+        if by and len(df):  # a breakdown row exists only where some record counts for its metrics
+            counted = np.zeros(len(df), dtype=bool)
+            for cm in metrics:
+                counted |= df[f"{cm.id}__n"].to_numpy() > 0
+            df = df[counted].reset_index(drop=True)
         df = df.rename(columns={SCOPE_KEY[scope] or "": "id", f"_dim_{by}": "breakdown"})
         if scope == "org":
             df["id"] = "org"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .evaluate import Evaluation
 from .scoring import Scores
@@ -27,22 +29,38 @@ SIGNIFICANT = 12
 METRICS_COLUMNS = ["scope", "id", "breakdown", "metric", "value", "n", "low", "high", "note"]
 
 
-def fmt_numbers(values) -> np.ndarray:
-    """Numbers as CSV text: '' for undefined, '%.12g' otherwise (integers without '.0')."""
-    arr = np.asarray(values, dtype="float64")
-    out = np.full(arr.shape, "", dtype=object)
-    ok = ~np.isnan(arr)
-    if ok.any():
-        text = np.char.mod(f"%.{SIGNIFICANT}g", arr[ok])
-        text = np.where(text == "-0", "0", text)
-        out[ok] = text
+def round_sig(values) -> np.ndarray:
+    """Round to SIGNIFICANT significant digits, vectorised (NaN stays NaN, -0 becomes 0)."""
+    a = np.asarray(values, dtype="float64")
+    out = np.full(a.shape, np.nan)
+    ok = np.isfinite(a)
+    v = a[ok]
+    exponent = np.zeros(v.shape, dtype=int)
+    nonzero = v != 0
+    exponent[nonzero] = np.floor(np.log10(np.abs(v[nonzero]))).astype(int)
+    decimals = SIGNIFICANT - 1 - exponent
+    rounded = np.empty_like(v)
+    for d in np.unique(decimals):  # a handful of magnitudes, not one per value
+        mask = decimals == d
+        rounded[mask] = np.round(v[mask], int(d))
+    out[ok] = rounded + 0.0
     return out
 
 
+def number_texts(values) -> pa.Array:
+    """Numbers as the shortest text that reads back as the rounded value; null where undefined."""
+    return pc.cast(pa.array(round_sig(values), type=pa.float64(), from_pandas=True), pa.string())
+
+
+def fmt_numbers(values) -> np.ndarray:
+    """Numbers as CSV text: '' for undefined."""
+    return number_texts(values).fill_null("").to_numpy(zero_copy_only=False).astype(object)
+
+
 def round_float(x):
-    if x is None or (isinstance(x, float) and np.isnan(x)):
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return None
-    return float(f"{x:.{SIGNIFICANT}g}")
+    return float(round_sig([x])[0])
 
 
 def metrics_long(evaluation: Evaluation) -> pd.DataFrame:
@@ -105,43 +123,96 @@ def lists_csv(evaluation: Evaluation) -> pd.DataFrame:
     return out
 
 
+class RawJSON(str):
+    """Text that is already JSON (a big array built column-wise), spliced in by write_json."""
+
+
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def _json_strings(values) -> pa.Array:
+    """JSON string literals, escaping only the values that need it (vectorised for the common case)."""
+    arr = pa.array(pd.Series(values, dtype=object).fillna("").astype(str).tolist(), type=pa.string())
+    needs = pc.match_substring_regex(arr, _NEEDS_ESCAPE)
+    if pc.any(needs).as_py():
+        texts = arr.to_pylist()
+        flags = needs.to_pylist()
+        return pa.array([json.dumps(t, ensure_ascii=False) if f else f'"{t}"' for t, f in zip(texts, flags)])
+    return pc.binary_join_element_wise('"', arr, '"', "")
+
+
+def _json_numbers(values) -> pa.Array:
+    return number_texts(values).fill_null("null")
+
+
+def records_json(columns: dict[str, pa.Array]) -> RawJSON:
+    """An array of objects from pre-encoded columns, one object per line (joined in Arrow)."""
+    names = list(columns)
+    if not names or len(columns[names[0]]) == 0:
+        return RawJSON("[]")
+    parts = []
+    for i, name in enumerate(names):
+        parts.append(("{" if i == 0 else ",") + json.dumps(name) + ":")
+        parts.append(columns[name])
+    parts.append("}")
+    lines = pc.binary_join_element_wise(*parts, "")
+    return RawJSON("[\n" + ",\n".join(lines.to_pylist()) + "\n]")
+
+
+def _floats(values) -> list:
+    return [None if np.isnan(v) else v for v in round_sig(values).tolist()]
+
+
 def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame, manifest: dict) -> dict:
     plan = evaluation.plan
     rs = plan.ruleset
-    metrics = long[["scope", "id", "breakdown", "metric"]].copy()
-    for src, dst in (("_value", "value"), ("_low", "low"), ("_high", "high")):
-        metrics[dst] = pd.Series([round_float(v) for v in long[src].to_numpy()], dtype=object, index=metrics.index)
-    metrics["n"] = pd.Series([None if np.isnan(v) else int(v) for v in long["_n"].to_numpy(dtype="float64")],
-                             dtype=object, index=metrics.index)
+    metrics = records_json({
+        "scope": _json_strings(long["scope"]),
+        "id": _json_strings(long["id"]),
+        "breakdown": _json_strings(long["breakdown"]),
+        "metric": _json_strings(long["metric"]),
+        "value": _json_numbers(long["_value"]),
+        "n": _json_numbers(long["_n"]),
+        "low": _json_numbers(long["_low"]),
+        "high": _json_numbers(long["_high"]),
+    })
+    lists = evaluation.lists
+    lists_json = records_json({
+        "scope": _json_strings(lists["scope"]),
+        "id": _json_strings(lists["id"]),
+        "list": _json_strings(lists["list"]),
+        "rank": _json_numbers(lists["rank"].astype("float64")),
+        "key": _json_strings(lists["key"]),
+        "value": _json_numbers(lists["value"].astype("float64")),
+        "n": _json_numbers(lists["n"].astype("float64")),
+    })
     definitions = {}
     for mid, cm in plan.metrics.items():
         spec = cm.spec.model_dump(exclude_none=True, exclude_defaults=True)
         spec["scopes"] = list(cm.scopes)
         definitions[mid] = spec
-    score_rows = []
     t = scores.table
-    for i in range(len(t)):  # one entry per agent (not per record)
-        row = t.iloc[i]
+    # Per agent, built column-wise (agents, not records: a few thousand at most).
+    kpi_columns = {
+        k.id: {
+            "value": _floats(k.value), "n": k.n.astype(int).tolist(), "target": _floats(k.target),
+            "points": _floats(k.points), "status": k.status.astype(str).tolist(),
+            "weight_share": _floats(k.weight_share),
+        }
+        for k in scores.kpis
+    }
+    totals = _floats(t["total"])
+    ranks = [None if pd.isna(v) else int(v) for v in t["rank"]]
+    team_ranks = [None if pd.isna(v) else int(v) for v in t["team_rank"]]
+    score_rows = []
+    for i, (agent_id, name, team, level, grade) in enumerate(
+            zip(t["agent_id"], t["name"], t["team"], t["level"], t["grade"])):
         score_rows.append({
-            "agent_id": str(row["agent_id"]),
-            "name": str(row["name"]),
-            "team": str(row["team"]),
-            "level": str(row["level"]),
-            "total": round_float(float(row["total"])),
-            "grade": row["grade"] or None,
-            "rank": None if pd.isna(row["rank"]) else int(row["rank"]),
-            "team_rank": None if pd.isna(row["team_rank"]) else int(row["team_rank"]),
+            "agent_id": str(agent_id), "name": str(name), "team": str(team), "level": str(level),
+            "total": totals[i], "grade": grade or None, "rank": ranks[i], "team_rank": team_ranks[i],
             "kpis": {
-                k.id: {
-                    "metric": k.metric,
-                    "value": round_float(float(k.value[i])),
-                    "n": int(k.n[i]),
-                    "target": round_float(float(k.target[i])),
-                    "points": round_float(float(k.points[i])),
-                    "status": str(k.status[i]),
-                    "weight": k.kpi.weight,
-                    "weight_share": round_float(float(k.weight_share[i])),
-                }
+                k.id: {"metric": k.metric, "weight": k.kpi.weight,
+                       **{field: kpi_columns[k.id][field][i] for field in kpi_columns[k.id]}}
                 for k in scores.kpis
             },
         })
@@ -153,16 +224,15 @@ def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame,
             "label": rs.label,
             "params": rs.params,
             "metrics": definitions,
+            "lists": {lid: spec.model_dump(exclude_none=True) for lid, spec in rs.lists.items()},
             "scoring": rs.scoring.model_dump(exclude_none=True),
         },
         "notes": dict(sorted(evaluation.notes.items())),
-        "metrics": metrics.to_dict(orient="records"),
-        "lists": [
-            {"scope": r.scope, "id": r.id, "list": r.list, "rank": int(r.rank), "key": r.key,
-             "value": round_float(float(r.value)), "n": int(r.n)}
-            for r in evaluation.lists.itertuples(index=False)
-        ],
-        "scores": score_rows,
+        "metrics": metrics,
+        "lists": lists_json,
+        # one compact line per agent: json's C encoder only runs without indentation
+        "scores": RawJSON("[\n" + ",\n".join(json.dumps(row, ensure_ascii=False, allow_nan=False)
+                                                for row in score_rows) + "\n]" if score_rows else "[]"),
     }
 
 
@@ -171,7 +241,23 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(doc: dict, path: Path) -> None:
-    text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=False, default=str, allow_nan=False)
+    """JSON with RawJSON parts spliced in place (they are already encoded)."""
+    raw: dict[str, RawJSON] = {}
+
+    def swap(value):
+        if isinstance(value, RawJSON):
+            key = f"\u0000raw{len(raw)}\u0000"
+            raw[key] = value
+            return key
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value
+
+    text = json.dumps(swap(doc), ensure_ascii=False, indent=1, sort_keys=False, default=str, allow_nan=False)
+    for key, value in raw.items():
+        text = text.replace(json.dumps(key), value, 1)
     path.write_text(text + "\n", encoding="utf-8")
 
 

@@ -32,8 +32,6 @@ from .scoring import INSUFFICIENT, OK, UNDEFINED, Scores
 
 MAIN_KPIS = 6  # KPI columns of the team scorecard's agent table (the largest weights)
 MAX_LISTED = 300  # records listed per section before "and N more"
-CUSTOMER_LIST = 10  # customers per per-customer list
-CUSTOMER_MIN_CSAT = 3  # CSAT responses a customer needs to enter the lowest/highest lists
 
 # Tables whose records credit agents as authors/owners (SPEC "Technical"), with
 # the contract's attribution when the ruleset's `tables:` says nothing.
@@ -446,30 +444,25 @@ def _fallback_points(tname: str, df: pd.DataFrame, params: dict) -> pd.Series:
     return nan
 
 
-def customer_lists(evaluator: Evaluator, teams: list[str]) -> dict:
-    """Per team: customers with the most tickets, the lowest and the highest mean
-    CSAT (one grouped query for all teams)."""
-    if "tickets" not in evaluator.tables.tables:
-        return {}
-    t = evaluator.cohort("tickets")
-    if "customer_id" not in t.columns or "csat" not in t.columns:
-        return {}
-    t = t.filter(t._team.isin(teams) & t.customer_id.notnull())
-    df = (t.group_by(["_team", "customer_id"])
-          .aggregate(tickets=t._row.count(), csat=t.csat.cast("float64").mean(), csat_n=t.csat.count())
-          .execute())
-    out = {}
-    for team, part in df.groupby("_team", sort=True):
-        def rows(frame):
-            return [{"customer": str(r.customer_id), "tickets": f"{int(r.tickets):,}",
-                     "csat": f"{r.csat:.2f}" if _isnum(r.csat) else DASH, "csat_n": int(r.csat_n)}
-                    for r in frame.itertuples()]
-        most = part.sort_values(["tickets", "customer_id"], ascending=[False, True]).head(CUSTOMER_LIST)
-        rated = part[part["csat_n"] >= CUSTOMER_MIN_CSAT]
-        low = rated.sort_values(["csat", "csat_n", "customer_id"], ascending=[True, False, True]).head(CUSTOMER_LIST)
-        high = rated.sort_values(["csat", "csat_n", "customer_id"], ascending=[False, False, True]).head(CUSTOMER_LIST)
-        out[str(team)] = {"most": rows(most), "lowest": rows(low), "highest": rows(high),
-                          "min_csat": CUSTOMER_MIN_CSAT}
+def ruleset_lists(evaluation: Evaluation, scope: str, sid: str) -> list[dict]:
+    """The ruleset's top-N lists (``lists:``, e.g. customers with the most tickets) of one scope id."""
+    lists = getattr(evaluation, "lists", None)
+    specs = getattr(evaluation.plan.ruleset, "lists", {}) or {}
+    if lists is None or not len(lists) or not specs:
+        return []
+    part = lists[(lists["scope"] == scope) & (lists["id"].astype(str) == sid)]
+    out = []
+    for lid, spec in specs.items():
+        rows = part[part["list"] == lid].sort_values("rank", kind="stable")
+        cm = evaluation.plan.metrics.get(spec.metric)
+        unit = cm.spec.unit if cm else None
+        out.append({
+            "id": lid, "label": spec.label or lid, "by": spec.by,
+            "metric": (cm.spec.label if cm and cm.spec.label else spec.metric),
+            "min_n": spec.min_n,
+            "rows": [{"rank": int(r.rank), "key": _plain(r.key), "value": fmt_value(r.value, unit),
+                      "n": f"{int(r.n):,}" if _isnum(r.n) else ""} for r in rows.itertuples()],
+        })
     return out
 
 
@@ -536,7 +529,7 @@ class ContextBuilder:
             return None
         old = self.prev.get((scope, sid, mid))
         if not (_isnum(old) and _isnum(value)):
-            return {"text": DASH, "cls": ""}
+            return {"text": DASH, "cls": "", "previous": fmt_value(old, self._unit(mid)) if _isnum(old) else ""}
         delta = float(value) - float(old)
         cls = ""
         if direction and abs(delta) > 1e-12:
@@ -661,8 +654,7 @@ class ContextBuilder:
 
     # -------------------------------------------------------------- teams
     def team_contexts(self, teams: list[str]) -> list[tuple[str, dict]]:
-        customers = customer_lists(self.evaluator, teams)
-        return [(team, self._team(team, customers.get(team))) for team in teams]
+        return [(team, self._team(team, ruleset_lists(self.ev, "team", team))) for team in teams]
 
     def _metric_rows(self, scope_frame: pd.DataFrame, sid: str, scope: str) -> dict:
         groups = {key: [] for key, _, _ in GROUPS}
@@ -711,7 +703,7 @@ class ContextBuilder:
         return {"name": breakdown, "headers": [self._label(m) for m in mids], "rows": rows, "chart": str(chart),
                 "chart_label": self._label(first)}
 
-    def _team(self, team: str, customers: dict | None) -> dict:
+    def _team(self, team: str, top_lists: list[dict]) -> dict:
         members = self.table[self.table["team"].astype(str) == team].copy()
         members["_r"] = members["team_rank"].astype("float64")
         members = members.sort_values(["_r", "agent_id"], na_position="last", kind="stable")
@@ -760,7 +752,7 @@ class ContextBuilder:
             "grades": [{"grade": g, "count": c} for g, c in zip(grade_names, grade_counts)],
             "ungraded": ungraded,
             "breakdowns": breakdowns,
-            "customers": customers,
+            "lists": top_lists,
             "charts": {
                 "grades": str(charts.bars(grade_names, grade_counts, title="Grade distribution",
                                           fmt=lambda v: f"{v:.0f}",

@@ -1,0 +1,279 @@
+"""Scorecard PDFs: real PDFs, read back with pdftotext as a reader would see them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from itertools import permutations
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "service_ws"
+MERIT = Path(sys.executable).parent / "merit"
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def merit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(MERIT), *args], capture_output=True, text=True, timeout=600)
+
+
+def copy_fixture(tmp: Path, name: str = "ws") -> Path:
+    ws = tmp / name
+    shutil.copytree(FIXTURE, ws, ignore=shutil.ignore_patterns("out", ".out*"))
+    return ws
+
+
+def evaluated(ws: Path):
+    from engine.evaluate import evaluate
+    from engine.pipeline import prepare
+    from engine.scoring import score
+
+    prep = prepare(ws)
+    evaluation = evaluate(prep.plan, prep.tables, prep.ws)
+    return prep, evaluation, score(evaluation)
+
+
+@pytest.fixture(scope="module")
+def run_ws(tmp_path_factory) -> Path:
+    """The hand-made fixture, run once through the real CLI (PDFs on by default)."""
+    ws = copy_fixture(tmp_path_factory.mktemp("render"))
+    proc = merit("run", str(ws))
+    assert proc.returncode == 0, proc.stderr
+    return ws
+
+
+def metric(ws: Path, scope: str, sid: str, mid: str) -> float:
+    df = pd.read_csv(ws / "out" / "metrics.csv", dtype={"id": str, "breakdown": str}, keep_default_na=False)
+    row = df[(df.scope == scope) & (df.id == sid) & (df.breakdown == "") & (df.metric == mid)]
+    assert len(row) == 1, (scope, sid, mid)
+    value = row.iloc[0]["value"]
+    return float(value) if value != "" else float("nan")
+
+
+def as_rate(v: float) -> str:
+    return f"{v * 100:.1f} %"
+
+
+# ---------------------------------------------------------------- content
+def test_files_and_manifest(run_ws):
+    pdf = run_ws / "out" / "pdf"
+    assert sorted(p.name for p in (pdf / "agents").iterdir()) == ["A1.pdf", "A2.pdf", "A3.pdf", "B1.pdf", "B2.pdf"]
+    assert sorted(p.name for p in (pdf / "teams").iterdir()) == ["alpha.pdf", "beta.pdf"]
+    assert (pdf / "manifest.json").is_file()
+    assert not (pdf / "agents" / "A4.pdf").exists()  # not employed in the period
+
+
+def test_agent_scorecard_content(run_ws):
+    text = pdf_text(run_ws / "out" / "pdf" / "agents" / "A1.pdf")
+    assert "张伟" in text and "A1" in text
+    assert "alpha" in text and "P3" in text
+    assert "2026-JulAug-service-fixture" in text and "2026-07-01 – 2026-08-31" in text
+    # Every scored KPI's value, as in metrics.csv.
+    for mid in ("fdr", "fcr", "bad_rate_service", "good_rate", "independent_closure", "handoff_rate"):
+        assert as_rate(metric(run_ws, "agent", "A1", mid)) in text, mid
+    assert f"{metric(run_ws, 'agent', 'A1', 'dts_p80_hours'):,.1f}" in text
+    assert f"{metric(run_ws, 'agent', 'A1', 'productivity'):,.2f}" in text
+    # 5 tickets: every KPI is below its minimum sample.
+    assert "insufficient data" in text
+    # The team median of FDR: A1 0.4 and A2 0.5 (A3 has no ticket) → 45.0 %.
+    median = pd.Series([metric(run_ws, "agent", a, "fdr") for a in ("A1", "A2", "A3")]).median()
+    assert as_rate(median) == "45.0 %"
+    fdr_line = next(line for line in text.splitlines() if "24-hour resolution rate (FDR)" in line and "%" in line)
+    assert "40.0 %" in fdr_line and "45.0 %" in fdr_line and "85.0 %" in fdr_line  # value, median, target
+    # 95 % interval of a rate.
+    assert "95 %: 11.8–76.9 %" in text
+    # The product-caused bad review is shown, by ticket id, with the rule.
+    assert "What was excluded" in text
+    assert re.search(r"\bT04\b", text)
+    assert "bad_review_cause == 'product'" in text
+    # Appendix generated from the ruleset's own labels and descriptions.
+    assert "How each number is computed" in text
+    assert "Unresolved tickets stay in the denominator" in text
+    assert "Page 1 of" in text
+
+
+def test_excluded_tickets_of_each_agent(run_ws):
+    text = pdf_text(run_ws / "out" / "pdf" / "agents" / "B1.pdf")
+    assert re.search(r"\bT12, T14\b", text)  # B1's two product-caused bad reviews
+    text = pdf_text(run_ws / "out" / "pdf" / "agents" / "B2.pdf")
+    assert "No record of yours was excluded" in text  # T18: bad with an empty cause counts as service
+    assert not re.search(r"\bT18\b", text)
+
+
+def test_team_scorecard_content(run_ws):
+    text = pdf_text(run_ws / "out" / "pdf" / "teams" / "alpha.pdf")
+    for name in ("张伟", "李娜", "王芳"):
+        assert name in text
+    assert "刘洋" not in text and "陈静" not in text  # beta's agents
+    assert as_rate(metric(run_ws, "team", "alpha", "fdr")) in text
+    assert "Team median" in text and "45.0 %" in text
+    assert "By month" in text and "2026-07" in text and "2026-08" in text
+    assert "By channel" in text and "phone" in text
+    assert "Service metrics" in text
+
+
+def test_cjk_font_embedded(run_ws):
+    fonts = subprocess.run(["pdffonts", str(run_ws / "out" / "pdf" / "agents" / "A1.pdf")],
+                           capture_output=True, text=True).stdout
+    assert "Noto-Sans-CJK" in fonts
+    assert "Type 3" not in fonts
+
+
+def test_pdf_dates_come_from_the_cycle(run_ws):
+    info = subprocess.run(["pdfinfo", str(run_ws / "out" / "pdf" / "agents" / "A1.pdf")],
+                          capture_output=True, text=True).stdout
+    assert re.search(r"CreationDate:\s+Mon Aug 31 15:59:59 2026 UTC", info), info
+
+
+# ---------------------------------------------------------------- safety
+def test_hostile_values_are_text(tmp_path):
+    ws = copy_fixture(tmp_path)
+    agents = (ws / "data" / "agents.csv").read_text(encoding="utf-8")
+    agents = agents.replace("A1,张伟,alpha", 'A1,"张伟<img src=""file:///etc/passwd"">",alpha')
+    agents = agents.replace("B2,陈静,beta", "B2,{{ 7*7 }}{% if true %}陈静{% endif %},../beta</team>")
+    agents = agents.replace("B1,刘洋,beta", "B1,刘洋,../beta</team>")
+    (ws / "data" / "agents.csv").write_text(agents, encoding="utf-8")
+    proc = merit("run", str(ws))
+    assert proc.returncode == 0, proc.stderr
+    text = pdf_text(ws / "out" / "pdf" / "agents" / "A1.pdf")
+    assert '张伟<img src="file:///etc/passwd">' in text
+    assert "root:" not in text
+    text = pdf_text(ws / "out" / "pdf" / "agents" / "B2.pdf")
+    assert "{{ 7*7 }}{% if true %}陈静{% endif %}" in text
+    assert "49" not in text.split("Key performance")[0]
+    teams = sorted(p.name for p in (ws / "out" / "pdf" / "teams").iterdir())
+    assert teams == ["alpha.pdf", "beta_team.pdf"]  # a team name cannot escape the folder
+    assert "../beta</team>" in pdf_text(ws / "out" / "pdf" / "teams" / "beta_team.pdf")
+
+
+def test_fetcher_serves_only_bundled_assets():
+    from engine.render import AssetFetcher, assets_dir, html_to_pdf
+
+    fetcher = AssetFetcher()
+    logo = assets_dir().resolve() / "logo.svg"
+    assert fetcher.fetch(logo.as_uri()).read().startswith(b"<svg")
+    for url in ("file:///etc/passwd", logo.as_uri() + "/../../../../../../etc/passwd",
+                assets_dir().resolve().as_uri() + "/%2e%2e/%2e%2e/__init__.py",
+                "http://example.com/x.png", "https://example.com/x.css", "data:text/plain,hello",
+                "ftp://example.com/x"):
+        with pytest.raises(PermissionError):
+            fetcher.fetch(url)
+    # Through WeasyPrint: the document still renders, the fetcher refused the URLs.
+    from engine import render
+
+    html_to_pdf("<p>x</p>")  # initialises the worker state
+    render._STATE["fetcher"].refused.clear()
+    pdf = html_to_pdf('<img src="file:///etc/passwd"><link rel="stylesheet" href="http://127.0.0.1:9/x.css">'
+                      '<img src="../__init__.py"><p>ok</p>')
+    assert pdf.startswith(b"%PDF")
+    refused = render._STATE["fetcher"].refused
+    assert "file:///etc/passwd" in refused
+    assert any(u.startswith("http://127.0.0.1") for u in refused)
+    assert any(u.endswith("templates/__init__.py") for u in refused)
+
+
+def test_autoescape_is_on():
+    from engine.render import make_environment
+
+    env = make_environment()
+    html = env.get_template("agent.html").environment.from_string("{{ x }}").render(x="<b>{{ 1 }}</b>")
+    assert html == "&lt;b&gt;{{ 1 }}&lt;/b&gt;"
+
+
+# ---------------------------------------------------------------- determinism and skip-unchanged
+def test_same_inputs_same_bytes(run_ws, tmp_path):
+    other = copy_fixture(tmp_path, "again")
+    proc = merit("render", str(other))
+    assert proc.returncode == 0, proc.stderr
+    for rel in ("agents/A1.pdf", "agents/B1.pdf", "teams/alpha.pdf", "manifest.json"):
+        assert (other / "out" / "pdf" / rel).read_bytes() == (run_ws / "out" / "pdf" / rel).read_bytes(), rel
+
+
+def test_unchanged_pdfs_are_not_rendered_again(tmp_path, monkeypatch):
+    from engine import render
+
+    ws = copy_fixture(tmp_path)
+    calls: list[str] = []
+    real = render._render_job
+
+    def counting(job):
+        calls.append(Path(job[2]).name)
+        return real(job)
+
+    monkeypatch.setattr(render, "_render_job", counting)
+    prep, evaluation, scores = evaluated(ws)
+    first = tmp_path / "pdf1"
+    render.render_into(prep, evaluation, scores, first, workers=1, previous=None)
+    assert len(calls) == 7
+    calls.clear()
+    second = tmp_path / "pdf2"
+    render.render_into(prep, evaluation, scores, second, workers=1, previous=first)
+    assert calls == []
+    assert (second / "agents" / "A1.pdf").read_bytes() == (first / "agents" / "A1.pdf").read_bytes()
+    # One agent's name changes: that agent's and that team's PDFs are rendered again.
+    agents = (ws / "data" / "agents.csv").read_text(encoding="utf-8").replace("刘洋", "刘洋洋")
+    (ws / "data" / "agents.csv").write_text(agents, encoding="utf-8")
+    prep, evaluation, scores = evaluated(ws)
+    render.render_into(prep, evaluation, scores, tmp_path / "pdf3", workers=1, previous=second)
+    assert sorted(calls) == ["B1.pdf", "beta.pdf"]
+
+
+def test_render_command_one_agent(run_ws):
+    before = (run_ws / "out" / "pdf" / "agents" / "A2.pdf").read_bytes()
+    proc = merit("render", str(run_ws), "--agent", "A1")
+    assert proc.returncode == 0, proc.stderr
+    assert (run_ws / "out" / "pdf" / "agents" / "A2.pdf").read_bytes() == before  # carried over
+    assert (run_ws / "out" / "metrics.csv").is_file()  # the rest of out/ untouched
+    proc = merit("render", str(run_ws), "--team", "nope")
+    assert proc.returncode == 2 and "unknown team 'nope'" in proc.stderr
+
+
+# ---------------------------------------------------------------- privacy
+def test_agent_pdf_names_no_other_agent(tmp_path):
+    from engine.demo import generate_workspace
+    from engine.render import render_into
+
+    ws = tmp_path / "demo"
+    generate_workspace(ws, agents=8, seed=11)
+    prep, evaluation, scores = evaluated(ws)
+    out = tmp_path / "pdf"
+    render_into(prep, evaluation, scores, out, previous=None)
+    people = scores.table[["agent_id", "name"]].astype(str).values.tolist()
+    texts = {aid: pdf_text(out / "agents" / f"{aid}.pdf") for aid, _ in people}
+    names = dict(people)
+    for me, other in permutations(names, 2):
+        if names[other] in names[me] or other in me:
+            continue  # 陆晶 inside 陆晶晶: the own name, not a leak
+        text = texts[me]
+        assert names[me] in text
+        assert names[other] not in text, (me, other)
+        assert not re.search(rf"(?<![\w]){re.escape(other)}(?![\w])", text), (me, other)
+
+
+def test_trend_against_previous_cycle(run_ws, tmp_path):
+    ws = copy_fixture(tmp_path)
+    cycle = (ws / "cycle.yaml").read_text(encoding="utf-8")
+    (ws / "cycle.yaml").write_text(cycle + f"previous: ['{run_ws}']\n", encoding="utf-8")
+    tickets = (ws / "data" / "tickets.csv").read_text(encoding="utf-8").splitlines()
+    # Drop T02 (A1's late, reopened ticket): A1's FDR goes from 2/5 to 2/4.
+    (ws / "data" / "tickets.csv").write_text("\n".join(t for t in tickets if not t.startswith("T02,")) + "\n",
+                                            encoding="utf-8")
+    from engine.render import render_into
+
+    prep, evaluation, scores = evaluated(ws)
+    render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1"], teams=[], workers=1, previous=None)
+    text = pdf_text(tmp_path / "pdf" / "agents" / "A1.pdf")
+    assert "Compared with 2026-JulAug-service-fixture" in text and "vs. previous" in text.lower()
+    fdr_line = next(line for line in text.splitlines() if line.strip().startswith("24-hour resolution"))
+    assert "50.0 %" in fdr_line and "+10.0 pp" in fdr_line
+    assert "was 40.0 %" in text
