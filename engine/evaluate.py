@@ -202,6 +202,13 @@ class Evaluator:
     def _aggregates(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
         ctx = self.ctx
 
+        def column(expr):
+            """The expression as a column of t, even when it is a constant (e.g. a lookup in an empty table)."""
+            value = expr.to_column(t, ctx)
+            if isinstance(value, ibis.expr.types.Scalar):
+                value = ibis.ifelse(t._row.isnull(), value, value)
+            return value
+
         def flt(*exprs):
             cond = None
             for e in exprs:
@@ -223,16 +230,16 @@ class Evaluator:
             num_cond = flt(where, cm.numerator)
             den_cond = flt(where, cm.denominator)
             if cm.numerator_value is not None:
-                out[f"{cm.id}__num"] = cm.numerator_value.to_column(t, ctx).cast("float64").sum(where=num_cond)
+                out[f"{cm.id}__num"] = column(cm.numerator_value).cast("float64").sum(where=num_cond)
             else:
                 out[f"{cm.id}__num"] = rows.count(where=num_cond)
             if cm.denominator_value is not None:
-                out[f"{cm.id}__den"] = cm.denominator_value.to_column(t, ctx).cast("float64").sum(where=den_cond)
+                out[f"{cm.id}__den"] = column(cm.denominator_value).cast("float64").sum(where=den_cond)
             else:
                 out[f"{cm.id}__den"] = rows.count(where=den_cond)
             out[f"{cm.id}__n"] = rows.count(where=den_cond)
         else:
-            value = cm.value.to_column(t, ctx)
+            value = column(cm.value)
             cond = flt(where)
             if agg == "sum":
                 out[f"{cm.id}__v"] = (value.cast("float64") * t._credit).sum(where=cond)
