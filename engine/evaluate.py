@@ -314,21 +314,28 @@ class Evaluator:
         return df
 
     def _lists(self) -> pd.DataFrame:
-        parts = []
-        for lid, spec in self.plan.ruleset.lists.items():
+        specs = self.plan.ruleset.lists
+        # One query per (table, dimension, scope) serves every list that shares them.
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for lid, spec in specs.items():
             cm = self.plan.metrics[spec.metric]
             if cm.id in self.notes or cm.table not in self.cohorts:
                 continue
             for scope in spec.scopes:
-                if scope not in cm.scopes:
-                    continue
-                df = self._group(self.cohorts[cm.table], scope, spec.by, [cm])
-                df = df[df[cm.id].notna() & (df[f"{cm.id}__n"] >= spec.min_n) & df["breakdown"].notna()]
-                df = df.assign(_desc=-df[cm.id] if spec.order == "desc" else df[cm.id],
-                               key=df["breakdown"].astype(str))
+                if scope in cm.scopes:
+                    groups.setdefault((cm.table, spec.by, scope), []).append(lid)
+        parts = []
+        for (table, by, scope), lids in groups.items():
+            metrics = list({specs[lid].metric: self.plan.metrics[specs[lid].metric] for lid in lids}.values())
+            grouped = self._group(self.cohorts[table], scope, by, metrics)
+            for lid in lids:
+                spec = specs[lid]
+                mid = spec.metric
+                df = grouped[grouped[mid].notna() & (grouped[f"{mid}__n"] >= spec.min_n)]
+                df = df.assign(_desc=-df[mid] if spec.order == "desc" else df[mid], key=df["breakdown"].astype(str))
                 df = df.sort_values(["id", "_desc", "key"], kind="stable").groupby("id", sort=False).head(spec.top)
                 out = pd.DataFrame({"scope": scope, "id": df["id"].astype(str), "list": lid, "key": df["key"],
-                                    "value": df[cm.id].astype("float64"), "n": df[f"{cm.id}__n"].astype("int64")})
+                                    "value": df[mid].astype("float64"), "n": df[f"{mid}__n"].astype("int64")})
                 out.insert(3, "rank", out.groupby("id").cumcount() + 1)
                 parts.append(out)
         if not parts:
