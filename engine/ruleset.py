@@ -245,6 +245,9 @@ class Ruleset(_Model):
     tables: dict[str, TableConfig] = {}
     metrics: dict[str, Metric] = {}
     lists: dict[str, ListSpec] = {}
+    # What each grade means for each kind of knowledge item, for the expert panel:
+    # kind (faq, sop, case, best_practice) -> grade (S, A, B, C) -> description.
+    rubric: dict[str, dict[str, str]] = {}
     scoring: Scoring = Scoring()
 
 
@@ -321,7 +324,7 @@ def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
     return load_yaml(path, str(path)), path.parent
 
 
-MERGED_BY_ID = ("params", "tables", "metrics", "lists")
+MERGED_BY_ID = ("params", "tables", "metrics", "lists", "rubric")
 
 
 def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
