@@ -1446,33 +1446,26 @@ class _ColumnEval(_BaseEval):
             return a // b
         return ((a % b) + b) % b  # Python's (floored) modulo on truncating backends too
 
-    def and_(self, values: list[Any]) -> Any:
+    def _logic(self, values: list[Any], absorbing: bool, scalar, combine) -> Any:
+        """SQL three-valued and/or: constants fold first; `absorbing` decides alone (False for and)."""
         consts = [v for v in values if not _is_col(v)]
         cols = [v for v in values if _is_col(v)]
         if not cols:
-            return _s_and(values)
-        if any(v is False for v in consts):
-            return False
+            return scalar(values)
+        if any(v is absorbing for v in consts):
+            return absorbing
         if any(v is None for v in consts):
             cols.append(_null("boolean"))
         result = cols[0]
         for c in cols[1:]:
-            result = result & c
+            result = combine(result, c)
         return result
 
+    def and_(self, values: list[Any]) -> Any:
+        return self._logic(values, False, _s_and, lambda a, b: a & b)
+
     def or_(self, values: list[Any]) -> Any:
-        consts = [v for v in values if not _is_col(v)]
-        cols = [v for v in values if _is_col(v)]
-        if not cols:
-            return _s_or(values)
-        if any(v is True for v in consts):
-            return True
-        if any(v is None for v in consts):
-            cols.append(_null("boolean"))
-        result = cols[0]
-        for c in cols[1:]:
-            result = result | c
-        return result
+        return self._logic(values, True, _s_or, lambda a, b: a | b)
 
     def ifelse(self, cond: Any, body: Any, orelse: Any) -> Any:
         if not _is_col(cond):

@@ -32,6 +32,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_merit
+from tests.metrics_helpers import check_metric, index_metrics, read_csv_rows, scope_of
+
 FIXTURE = Path(__file__).parent / "fixtures" / "full_ws"
 MERIT = Path(sys.executable).parent / "merit"
 
@@ -46,46 +49,19 @@ EMPTY_SUM = 0
 # --------------------------------------------------------------------------- helpers
 
 def _run(ws: Path) -> subprocess.CompletedProcess:
-    assert MERIT.exists(), f"merit executable not found next to the interpreter: {MERIT}"
-    return subprocess.run(
-        [str(MERIT), "run", str(ws), "--no-pdf"],
-        capture_output=True, text=True, timeout=600,
-    )
+    return run_merit("run", ws, "--no-pdf")
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
+_read_csv = read_csv_rows
 
 
-def _index(rows: list[dict[str, str]]) -> dict[tuple[str, str, str, str], dict[str, str]]:
-    return {(r["scope"], r["id"], r["breakdown"] or "", r["metric"]): r for r in rows}
-
-
-def _scope_of(sid: str) -> str:
-    if sid == "org":
-        return "org"
-    if sid in ("alpha", "beta"):
-        return "team"
-    return "agent"
+_index = index_metrics
+_scope_of = scope_of
+_check = check_metric
 
 
 def _approx(value):
     return pytest.approx(float(value), rel=1e-9, abs=1e-9)
-
-
-def _check(row: dict[str, str] | None, value, n: int | None, what: str) -> None:
-    assert row is not None, f"no row in out/metrics.csv for {what}"
-    if value is None:
-        assert row["value"] == "", f"{what}: expected undefined (empty value), got {row['value']!r}"
-        assert row["n"] in ("", "0") or float(row["n"]) == 0, f"{what}: n of an undefined value should be 0, got {row['n']!r}"
-        return
-    assert row["value"] != "", f"{what}: expected {value} ({float(value)!r}), got an empty value (note: {row.get('note')!r})"
-    assert float(row["value"]) == _approx(value), f"{what}: value expected {value} = {float(value)!r}, got {row['value']!r}"
-    if n is not None:
-        assert row["n"] != "", f"{what}: n is empty"
-        assert float(row["n"]) == n, f"{what}: n expected {n}, got {row['n']!r}"
 
 
 def _copy_fixture(root: Path) -> Path:
