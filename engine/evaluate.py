@@ -9,32 +9,20 @@ vectorised.  Nothing here loops over records.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable
 
 import ibis
 import numpy as np
 import pandas as pd
 
+from .cohorts import CohortBuilder, period_bounds_utc  # noqa: F401  (period_bounds_utc: re-exported)
 from .compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
 from .errors import MeritError
-from .expressions import ColumnContext
 from .intervals import wilson_interval
 from .workspace import Workspace
 
 SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
 LIST_COLUMNS = ["scope", "id", "list", "rank", "key", "value", "n"]
-
-
-def cycle_constants(ws: Workspace, start_utc: dt.datetime, end_utc: dt.datetime) -> dict[str, float]:
-    """Facts of the cycle a formula may use (FORMULA_CONSTANTS)."""
-    period = ws.config.period
-    days = (period.end - period.start).days + 1
-    weekdays = int(np.busday_count(period.start, period.end + dt.timedelta(days=1)))
-    seconds = (end_utc - start_utc).total_seconds()  # real length: a DST change shortens or lengthens it
-    return {"period_days": float(days), "period_weekdays": float(weekdays),
-            "period_hours": seconds / 3600, "period_minutes": seconds / 60}
 
 
 @dataclass
@@ -61,144 +49,10 @@ class Evaluation:
         return self.frames[(scope, breakdown)].data
 
 
-def period_bounds_utc(ws: Workspace) -> tuple[dt.datetime, dt.datetime]:
-    """The period as [start, end) UTC instants (naive), from local midnights."""
-    zone = ws.zone
-    start = dt.datetime.combine(ws.config.period.start, dt.time(0), tzinfo=zone)
-    end = dt.datetime.combine(ws.config.period.end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-    return (start.astimezone(dt.timezone.utc).replace(tzinfo=None),
-            end.astimezone(dt.timezone.utc).replace(tzinfo=None))
 
+class Evaluator(CohortBuilder):
+    """Aggregates every metric of a plan per scope and breakdown (see the module docstring)."""
 
-def scored_roster(agents: ibis.Table, ws: Workspace) -> ibis.Table:
-    """Agents employed on at least one day of the period."""
-    start, end = ws.config.period.start, ws.config.period.end
-    hired_ok = agents.hired_on.isnull() | (agents.hired_on <= end)
-    left_ok = agents.left_on.isnull() | (agents.left_on >= start)
-    return agents.filter(hired_ok & left_ok)
-
-
-def roster_days(agents: ibis.Table, ws: Workspace) -> ibis.Table:
-    """One row per agent and day of the period on which the agent was employed."""
-    start, end = ws.config.period.start, ws.config.period.end
-    days = pd.DataFrame({"date": pd.date_range(start, end, freq="D").date})
-    calendar = ibis.memtable(days)
-    joined = agents.cross_join(calendar)
-    employed = (joined.hired_on.isnull() | (joined.hired_on <= joined.date)) & (
-        joined.left_on.isnull() | (joined.left_on >= joined.date))
-    return joined.filter(employed).select("agent_id", "date", "team", "level", "role", "hired_on", "left_on",
-                                          _row=ibis.literal(0, "int64"))
-
-
-class Evaluator:
-    def __init__(self, plan: Plan, tables, ws: Workspace, progress: Callable[[str], None] | None = None):
-        self.plan = plan
-        self.tables = tables
-        self.ws = ws
-        self.progress = progress or (lambda step: None)
-        self.start_utc, self.end_utc = period_bounds_utc(ws)
-        agents = tables.tables["agents"]
-        self.roster_table = scored_roster(agents, ws)
-        self.roster = self.roster_table.select("agent_id", "name", "team", "level").order_by("agent_id").execute()
-        self.sources = dict(tables.tables)
-        self.sources["roster_days"] = roster_days(agents, ws)
-        self.ctx = ColumnContext(params=plan.params, timezone=ws.config.timezone, tables=self.sources,
-                                 period=(self.start_utc, self.end_utc))
-        for dplan in plan.derived.values():
-            if dplan.source in self.sources:
-                self.sources[dplan.name] = self._derive(dplan)
-        self.notes: dict[str, str] = {}
-        self.cohort_sizes: dict[str, int] = {}
-        self.cohorts: dict[str, ibis.Table] = {}
-        self.constants = cycle_constants(ws, self.start_utc, self.end_utc)
-
-    # ------------------------------------------------------------------ cohorts
-    def cohort(self, tname: str) -> ibis.Table:
-        """Rows of a table inside the period, with attribution columns
-        ``_agent``, ``_team``, ``_credit`` and one ``_dim_<name>`` per dimension."""
-        t = self.sources[tname]
-        cfg = self.plan.tables.get(tname)
-        if cfg is not None and cfg.period is not None:
-            col = t[cfg.period]
-            period = self.ws.config.period
-            if col.type().is_timestamp():
-                t = t.filter((col >= self.start_utc) & (col < self.end_utc))
-            elif col.type().is_string():  # 'YYYY-MM' months: those that overlap the period
-                t = t.filter(col.between(period.start.strftime("%Y-%m"), period.end.strftime("%Y-%m")))
-            else:
-                t = t.filter(col.between(period.start, period.end))
-        mutations = {"_credit": ibis.literal(1.0)}
-        if cfg is not None and cfg.agent is not None:
-            agent_col = t[cfg.agent]
-            if agent_col.type().is_array():
-                # Credit split: a record with k listed agents gives each 1/k.
-                t = t.mutate(_credit=1.0 / agent_col.length().cast("float64"), _agent=agent_col.unnest())
-                mutations = {}
-            else:
-                mutations["_agent"] = agent_col
-        t = t.mutate(**mutations) if mutations else t
-        if cfg is not None and cfg.agent is not None:
-            extra = {col: col for col in cfg.roster}
-            roster = self.tables.tables["agents"].select(_agent_id="agent_id", _team="team", **extra)
-            t = t.left_join(roster, t._agent == roster._agent_id).drop("_agent_id")
-        elif cfg is not None and cfg.team is not None:
-            t = t.mutate(_team=t[cfg.team])
-        for dname, key in (cfg.join.items() if cfg is not None else ()):
-            if dname in self.sources:
-                other = self.sources[dname].rename({f"_join_{key}": key})
-                t = t.left_join(other, t[key] == other[f"_join_{key}"]).drop(f"_join_{key}")
-            else:  # its source table is absent: the joined columns are empty
-                schema = self.plan.schemas[dname]
-                t = t.mutate(**{c: ibis.null(schema[c]) for c in schema if c != key})
-        dims = self.plan.dimensions.get(tname, {})
-        if dims:
-            t = t.mutate(**{f"_dim_{name}": expr.to_column(t, self.ctx) for name, expr in dims.items()})
-        return t
-
-    def _derive(self, dplan) -> ibis.Table:
-        """A derived table: one row per group_by value of its source, every column an aggregate."""
-        src = self.sources[dplan.source]
-        ctx = self.ctx
-        aggs = {}
-        ranked: dict[str, ibis.Table] = {}
-        for cname, (agg, value, where, order) in dplan.columns.items():
-            cond = where.to_column(src, ctx).fill_null(False) if where is not None else None
-            col = value.to_column(src, ctx) if value is not None else None
-            if order is not None:  # labels ranked by their position in `order`
-                col = col.cases(*[(label, i) for i, label in enumerate(order)], else_=ibis.null("int64"))
-            if agg == "count":
-                aggs[cname] = src.count(where=cond) if cond is not None else src.count()
-            elif agg in ("median_low", "median_high"):
-                ranked[cname] = self._median(src, dplan.group_by, col, cond, agg == "median_low")
-                continue
-            else:
-                method = {"sum": "sum", "mean": "mean", "min": "min", "max": "max",
-                          "count_distinct": "nunique"}[agg]
-                aggs[cname] = getattr(col, method)(where=cond)
-        out = src.group_by(dplan.group_by).aggregate(**aggs) if aggs else src.select(dplan.group_by).distinct()
-        for cname, med in ranked.items():
-            med = med.rename({cname: "_v"})
-            out = out.left_join(med, out[dplan.group_by] == med["_key"]).drop("_key")
-        for cname, (agg, value, where, order) in dplan.columns.items():
-            if order is not None:
-                out = out.mutate(**{cname: out[cname].cases(*[(i, label) for i, label in enumerate(order)],
-                                                            else_=ibis.null("string"))})
-        return out
-
-    @staticmethod
-    def _median(src: ibis.Table, key: str, col: ibis.Value, cond, low: bool) -> ibis.Table:
-        """The lower (or upper) middle value per group: with an even count the
-        median is one of the two middle values, never their mean."""
-        rows = src.mutate(_v=col)
-        keep = rows._v.notnull() if cond is None else (rows._v.notnull() & cond)
-        rows = rows.filter(keep).select(_key=rows[key], _v=rows._v)
-        window = ibis.window(group_by=rows._key, order_by=rows._v)
-        rows = rows.mutate(_i=ibis.row_number().over(window), _n=rows._v.count().over(ibis.window(group_by=rows._key)))
-        middle = (rows._n - 1) // 2 if low else rows._n // 2
-        picked = rows.filter(rows._i == middle).select("_key", _v="_v")
-        return picked
-
-    # ------------------------------------------------------------- aggregation
     def _aggregates(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
         ctx = self.ctx
 
