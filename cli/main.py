@@ -98,7 +98,7 @@ def demo(
     _summary(result)
 
 
-def _run(directory: Path, *, pdf: bool, ruleset: str | None = None):
+def _run(directory: Path, *, pdf: bool, ruleset: str | None = None, by: str | None = None):
     from engine.pipeline import run_cycle
 
     render_all = None
@@ -112,7 +112,7 @@ def _run(directory: Path, *, pdf: bool, ruleset: str | None = None):
         if render_all is not None:
             def render(prep, evaluation, scores, stage):
                 return render_all(prep, evaluation, scores, stage, progress=bar)
-        return run_cycle(directory, progress=bar, ruleset=ruleset, render_pdfs=render)
+        return run_cycle(directory, progress=bar, ruleset=ruleset, render_pdfs=render, by=by)
 
 
 def _summary(result) -> None:
@@ -128,6 +128,8 @@ def _summary(result) -> None:
     pdfs = [p for p in result.files if p.suffix == ".pdf"]
     if pdfs:
         out.print(f"  {ws.out_dir / 'pdf'}/  ({len(pdfs)} PDFs)")
+    if getattr(result, "run_id", None) is not None:
+        out.print(f"Recorded as run {result.run_id} (draft) in the workspace history (merit history).")
 
 
 @app.command()
@@ -135,10 +137,11 @@ def run(
     workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
     ruleset: Optional[str] = typer.Option(None, help="Use this ruleset instead of cycle.yaml's."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who runs it, for the history (default: $MERIT_USER, $USER or the login name)."),
 ) -> None:
     """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
     with user_errors():
-        result = _run(workspace, pdf=pdf, ruleset=ruleset)
+        result = _run(workspace, pdf=pdf, ruleset=ruleset, by=by)
     _summary(result)
 
 
@@ -222,6 +225,15 @@ def schema() -> None:
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     doc["title"] = "merit ruleset"
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+from cli.panel import panel_app  # noqa: E402  (merit panel …)
+
+app.add_typer(panel_app, name="panel")
+
+from cli.cycle import register as _register_cycle  # noqa: E402  (history, publish, adjust, diff, export …)
+
+_register_cycle(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
@@ -22,6 +23,7 @@ from .intervals import wilson_interval
 from .workspace import Workspace
 
 SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
+EXACT = dt.Decimal(38, 12)
 LIST_COLUMNS = ["scope", "id", "list", "rank", "key", "value", "n"]
 
 
@@ -56,6 +58,11 @@ class Evaluator(CohortBuilder):
     def _aggregates(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
         ctx = self.ctx
 
+        def exact(value):
+            """Floating values summed as DECIMAL(38, 12): a parallel float sum depends on the
+            order rows arrive in, an exact decimal sum does not (same inputs, same bytes)."""
+            return value.cast(EXACT) if value.type().is_floating() else value
+
         def column(expr):
             """The expression as a column of t, even when it is a constant (e.g. a lookup in an empty table)."""
             value = expr.to_column(t, ctx)
@@ -78,17 +85,20 @@ class Evaluator(CohortBuilder):
         rows = t._row
         if agg == "count":
             cond = flt(where)
-            out[f"{cm.id}__v"] = t._credit.sum(where=cond) if cond is not None else t._credit.sum()
+            # credit-weighted only where credit is split over a list of agents
+            split = self.plan.schemas[cm.table][self.plan.tables[cm.table].agent].is_array() \
+                if cm.table in self.plan.tables and self.plan.tables[cm.table].agent else False
+            out[f"{cm.id}__v"] = exact(t._credit).sum(where=cond) if split else rows.count(where=cond)
             out[f"{cm.id}__n"] = rows.count(where=cond)
         elif agg == "ratio":
             num_cond = flt(where, cm.numerator)
             den_cond = flt(where, cm.denominator)
             if cm.numerator_value is not None:
-                out[f"{cm.id}__num"] = column(cm.numerator_value).cast("float64").sum(where=num_cond)
+                out[f"{cm.id}__num"] = exact(column(cm.numerator_value)).sum(where=num_cond)
             else:
                 out[f"{cm.id}__num"] = rows.count(where=num_cond)
             if cm.denominator_value is not None:
-                out[f"{cm.id}__den"] = column(cm.denominator_value).cast("float64").sum(where=den_cond)
+                out[f"{cm.id}__den"] = exact(column(cm.denominator_value)).sum(where=den_cond)
             else:
                 out[f"{cm.id}__den"] = rows.count(where=den_cond)
             out[f"{cm.id}__n"] = rows.count(where=den_cond)
@@ -96,9 +106,9 @@ class Evaluator(CohortBuilder):
             value = column(cm.value)
             cond = flt(where)
             if agg == "sum":
-                out[f"{cm.id}__v"] = (value.cast("float64") * t._credit).sum(where=cond)
+                out[f"{cm.id}__v"] = exact(value.cast("float64") * t._credit).sum(where=cond)  # credit 1.0 unless split
             elif agg == "mean":
-                out[f"{cm.id}__v"] = value.cast("float64").mean(where=cond)
+                out[f"{cm.id}__v"] = exact(value.cast("float64")).mean(where=cond)
             elif agg == "min":
                 out[f"{cm.id}__v"] = value.min(where=cond)
             elif agg == "max":

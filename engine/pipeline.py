@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from . import adjustments as _adjustments
+from . import history as _history
+from . import trends as _trends
+from .lock import recover_outputs, workspace_lock
 from .compile import Plan, compile_ruleset
 from .evaluate import Evaluation, evaluate
 from .outputs import lists_csv, metrics_csv, metrics_long, results_document, scores_csv, staged_output, write_csv, write_json
@@ -30,6 +34,17 @@ class Prepared:
     loaded: LoadedRuleset
     plan: Plan
     tables: Tables
+    # the active adjustments applied to the tables (engine.adjustments.AppliedAdjustment, in id order)
+    adjustments: list = field(default_factory=list)
+    # previous cycles (engine.trends.PreviousCycle, oldest first) and the results.json "trends"
+    # section (None without previous cycles); set by run_cycle after scoring
+    previous: list = field(default_factory=list)
+    trends: dict | None = None
+
+    @property
+    def adjustments_by_agent(self) -> dict[str, list[dict]]:
+        """Agent id → the adjustments that touched that agent's numbers (dicts with a 'text' line)."""
+        return _adjustments.by_agent(self.adjustments)
 
 
 @dataclass
@@ -39,13 +54,15 @@ class RunResult:
     scores: Scores
     out_dir: Path
     files: list[Path] = field(default_factory=list)
+    run_id: int | None = None  # the run's id in the workspace's history (None when not recorded)
 
 
 def load_workspace_ruleset(ws: Workspace, override: str | None = None) -> LoadedRuleset:
     return load_ruleset(override or ws.config.ruleset, relative_to=ws.root)
 
 
-def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress | None = None) -> Prepared:
+def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress | None = None,
+            adjustments: bool = True) -> Prepared:
     progress = progress or (lambda step: None)
     ws = open_workspace(path)
     progress("ruleset")
@@ -53,7 +70,11 @@ def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress 
     plan = compile_ruleset(loaded)
     con = connect(ws.config.timezone)
     tables = load_tables(ws, con, progress=lambda name: progress(f"load {name}"))
-    return Prepared(ws, loaded, plan, tables)
+    applied = []
+    if adjustments:
+        progress("adjustments")
+        applied = _adjustments.apply_active(tables, ws)
+    return Prepared(ws, loaded, plan, tables, applied)
 
 
 def file_sha256(path: Path) -> str:
@@ -85,27 +106,62 @@ def manifest(prep: Prepared, evaluation: Evaluation) -> dict:
                     "sha256": prep.loaded.sha256},
         "inputs": inputs,
         "missing_tables": sorted(prep.tables.missing),
+        "adjustments": [ap.adjustment.id for ap in prep.adjustments],
+        **({"previous": _trends.manifest_entries(prep.previous)} if prep.previous else {}),
     }
 
 
+def attach_trends(prep: Prepared, evaluation: Evaluation, scores: Scores, long=None) -> dict | None:
+    """Set ``prep.previous`` and ``prep.trends`` (the results.json "trends" section; None
+    without previous cycles).  For callers outside run_cycle, e.g. re-rendering PDFs."""
+    if not prep.previous:
+        prep.previous = _trends.load_previous(prep.ws)
+    prep.trends = _trends.compute(prep.ws, metrics_long(evaluation) if long is None else long, scores,
+                                  prep.previous)
+    return prep.trends
+
+
 def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: str | None = None,
-              render_pdfs: Callable | None = None) -> RunResult:
+              render_pdfs: Callable | None = None, by: str | None = None, record: bool = True,
+              lock_timeout: float | None = None) -> RunResult:
+    """Evaluate the cycle, write out/ atomically and record the run in the workspace's history.
+
+    Holds the workspace lock throughout (see engine.lock); the history entry is
+    written, in one transaction, only after out/ was swapped in.
+    """
     progress = progress or (lambda step: None)
-    prep = prepare(path, ruleset=ruleset, progress=progress)
-    progress("evaluate")
-    evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
-    progress("score")
-    scores = score(evaluation)
-    long = metrics_long(evaluation)
-    man = manifest(prep, evaluation)
-    progress("write")
-    files = []
-    with staged_output(prep.ws.out_dir) as stage:
-        write_csv(metrics_csv(long), stage / "metrics.csv")
-        write_csv(scores_csv(scores), stage / "scores.csv")
-        write_csv(lists_csv(evaluation), stage / "lists.csv")
-        write_json(results_document(evaluation, scores, long, man), stage / "results.json")
-        if render_pdfs is not None:
-            render_pdfs(prep, evaluation, scores, stage)
-        files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-    return RunResult(prep.ws, evaluation, scores, prep.ws.out_dir, [prep.ws.out_dir / f for f in files])
+    root = open_workspace(path).root
+    with workspace_lock(root, timeout=lock_timeout, on_wait=progress):
+        recover_outputs(root)
+        started = _history.now_utc()
+        prep = prepare(root, ruleset=ruleset, progress=progress)
+        prep.previous = _trends.load_previous(prep.ws)  # before the work: a bad path fails fast
+        progress("evaluate")
+        evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
+        progress("score")
+        scores = score(evaluation)
+        long = metrics_long(evaluation)
+        attach_trends(prep, evaluation, scores, long)
+        man = manifest(prep, evaluation)
+        doc = results_document(evaluation, scores, long, man)
+        doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
+        if prep.trends is not None:
+            doc["trends"] = prep.trends
+        progress("write")
+        files = []
+        with staged_output(prep.ws.out_dir) as stage:
+            write_csv(metrics_csv(long), stage / "metrics.csv")
+            write_csv(_trends.scores_columns(scores_csv(scores), prep.trends, scores), stage / "scores.csv")
+            write_csv(lists_csv(evaluation), stage / "lists.csv")
+            write_json(doc, stage / "results.json")
+            if render_pdfs is not None:
+                render_pdfs(prep, evaluation, scores, stage)
+            files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+        run_id = None
+        if record:
+            progress("history")
+            run_id = _history.record_run(root, out_dir=prep.ws.out_dir, manifest=man,
+                                         ruleset_ref=ruleset or prep.ws.config.ruleset,
+                                         by=_history.default_user(by), started_at=started,
+                                         adjustments=man["adjustments"], scores=scores)
+    return RunResult(prep.ws, evaluation, scores, prep.ws.out_dir, [prep.ws.out_dir / f for f in files], run_id)

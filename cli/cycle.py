@@ -1,0 +1,313 @@
+"""Performance-cycle commands: history, restore, publish, adjust, adjustments, revoke, diff, export.
+
+Registered on the main ``merit`` app by :func:`register` (called at the end of
+cli/main.py).  Like the rest of the CLI, a thin shell: the work is in
+engine.history, engine.adjustments, engine.whatif and engine.export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+
+def _m():
+    from cli import main  # the shared consoles and error handling (imported late: main imports us)
+
+    return main
+
+
+def _ws_root(workspace: Path) -> Path:
+    from engine.workspace import open_workspace
+
+    return open_workspace(workspace).root
+
+
+def _when(ts: str | None) -> str:
+    """A stored UTC time in the machine's local time, to the minute."""
+    if not ts:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(ts).astimezone().strftime("%Y-%m-%d %H:%M %z")
+    except ValueError:
+        return ts
+
+
+def _by_option(help_text: str = "Who is doing this (default: $MERIT_USER, $USER or the login name)."):
+    return typer.Option(None, "--by", help=help_text)
+
+
+# ------------------------------------------------------------------ history / restore / publish
+def history_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    run_id: Optional[int] = typer.Argument(None, metavar="[RUN_ID]", help="Show this run in detail."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the recorded runs of the workspace (or show one run: inputs, files, hashes)."""
+    from engine import history
+
+    m = _m()
+    with m.user_errors():
+        root = _ws_root(workspace)
+        current = history.folder_digest(root / "out")
+        if run_id is not None:
+            run = history.get_run(root, run_id)
+            run["current"] = run["outputs_sha256"] == current
+            if as_json:
+                sys.stdout.write(json.dumps(run, ensure_ascii=False, indent=1) + "\n")
+                return
+            _show_run(m, run)
+            return
+        runs = history.list_runs(root)
+    for run in runs:
+        run["current"] = run["outputs_sha256"] == current
+    if as_json:
+        sys.stdout.write(json.dumps(runs, ensure_ascii=False, indent=1) + "\n")
+        return
+    if not runs:
+        m.out.print("No runs recorded yet (merit run WORKSPACE records one).")
+        return
+    table = Table(title=f"History of {root.name} ({runs[-1]['cycle_name']})", show_lines=False)
+    for col in ("run", "status", "when", "by", "ruleset", "agents", "adj.", "out/"):
+        table.add_column(col, no_wrap=col in ("run", "status", "when"))
+    for r in runs:
+        table.add_row(str(r["run_id"]), r["status"], _when(r["finished_at"])[:16], r["run_by"],
+                      r["ruleset_name"], str(r["summary"].get("agents", "")),
+                      ",".join(f"#{a}" for a in r["adjustments"]) or "-", "yes" if r["current"] else "")
+    m.out.print(table)
+    if current is not None and not any(r["current"] for r in runs):
+        m.out.print("out/ matches no recorded run (edited by hand, or written by an interrupted run).")
+
+
+def _show_run(m, run: dict) -> None:
+    m.out.print(f"[bold]Run {run['run_id']}[/] — {run['status']}"
+                + (" (current out/)" if run["current"] else ""), markup=True)
+    rows = [
+        ("cycle", f"{run['cycle_name']} ({run['period_start']} – {run['period_end']})"),
+        ("started", _when(run["started_at"])), ("finished", _when(run["finished_at"])),
+        ("by", f"{run['run_by']} on {run['host'] or '?'}"),
+        ("ruleset", f"{run['ruleset_ref']} → {run['ruleset_name']} (sha256 {run['ruleset_sha256']})"),
+        ("engine", f"merit {run['engine_version']}"),
+        ("adjustments", ", ".join(f"#{a}" for a in run["adjustments"]) or "none"),
+        ("outputs", run["outputs_sha256"]),
+    ]
+    if run["published_at"]:
+        rows.append(("published", f"{_when(run['published_at'])} by {run['published_by']}"))
+    summary = run["summary"]
+    if summary:
+        grades = ", ".join(f"{g}: {n}" for g, n in summary.get("grades", {}).items())
+        rows.append(("agents", f"{summary.get('agents')} scored, {summary.get('graded')} graded ({grades})"))
+    for k, v in rows:
+        m.out.print(f"  {k:<12} {v}")
+    inputs = Table(title="inputs", show_lines=False)
+    for col in ("table", "file", "sha256", "rows in period"):
+        inputs.add_column(col)
+    for i in run["inputs"]:
+        inputs.add_row(i["table_name"], i["file"], i["sha256"],
+                       "" if i["rows_in_period"] is None else str(i["rows_in_period"]))
+    m.out.print(inputs)
+    m.out.print(f"  {len(run['files'])} files stored ({sum(f['size'] for f in run['files'])} bytes)")
+
+
+def restore_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    run_id: int = typer.Argument(..., help="The run to restore (see merit history)."),
+    by: Optional[str] = _by_option(),
+) -> None:
+    """Put a recorded run's outputs back into out/ (atomically; the history is unchanged)."""
+    from engine import history
+    from engine.lock import recover_outputs, workspace_lock
+
+    m = _m()
+    with m.user_errors():
+        root = _ws_root(workspace)
+        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+            recover_outputs(root)
+            run = history.restore(root, run_id, by=history.default_user(by), out_dir=root / "out")
+    m.out.print(f"Restored run {run['run_id']} ({run['status']}, {_when(run['finished_at'])}, "
+                f"by {run['run_by']}): {len(run['files'])} files in {root / 'out'}")
+
+
+def publish_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    by: Optional[str] = _by_option(),
+    run_id: Optional[int] = typer.Option(None, "--run", help="Publish this run instead of the latest."),
+) -> None:
+    """Freeze the latest run: it becomes immutable; later runs are new drafts."""
+    from engine import history
+    from engine.lock import workspace_lock
+
+    m = _m()
+    with m.user_errors():
+        root = _ws_root(workspace)
+        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+            run, new = history.publish(root, by=history.default_user(by), run_id=run_id)
+    if new:
+        m.out.print(f"Published run {run['run_id']} ({run['cycle_name']}, {_when(run['finished_at'])}) "
+                    f"by {run['published_by']}. It can no longer change; later runs are drafts.")
+    else:
+        m.out.print(f"Run {run['run_id']} was already published ({_when(run['published_at'])} "
+                    f"by {run['published_by']}); nothing changed.")
+
+
+# ------------------------------------------------------------------ adjustments
+def adjust_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    ticket: Optional[str] = typer.Option(None, "--ticket", help="The ticket_id to correct."),
+    grade: Optional[str] = typer.Option(None, "--grade",
+                                        help="The grade to correct, as ITEM_ID:PANELIST (or ITEM_ID with --panelist)."),
+    panelist: Optional[str] = typer.Option(None, "--panelist", help="The panelist of --grade (when ids contain ':')."),
+    set_: list[str] = typer.Option([], "--set", help="FIELD=VALUE (repeatable); an empty VALUE clears the field."),
+    reason: str = typer.Option(..., "--reason", help="Why (shown on the agent's scorecard and in the audit)."),
+    by: Optional[str] = _by_option("Who decides the adjustment (default: $MERIT_USER, $USER or the login name)."),
+) -> None:
+    """Record an adjustment (appeal, correction) to a ticket or a knowledge grade; applied on the next run."""
+    from engine import adjustments, history
+    from engine.lock import workspace_lock
+
+    m = _m()
+    with m.user_errors():
+        if (ticket is None) == (grade is None):
+            raise adjustments.AdjustmentError("say what to adjust: --ticket ID or --grade ITEM_ID:PANELIST (one of them)")
+        if ticket is not None:
+            table, keys = "tickets", (ticket.strip(),)
+        else:
+            if panelist is None:
+                if ":" not in grade:
+                    raise adjustments.AdjustmentError(
+                        f"--grade '{grade}' does not name the panelist",
+                        expected="--grade ITEM_ID:PANELIST, or --grade ITEM_ID --panelist PANELIST")
+                item, _, panelist = grade.rpartition(":")
+            else:
+                item = grade
+            table, keys = "grades", (item.strip(), panelist.strip())
+        changes = [adjustments.parse_set(s) for s in set_]
+        root = _ws_root(workspace)
+        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+            made = adjustments.record(root, table=table, keys=keys, changes=changes, reason=reason,
+                                      by=history.default_user(by))
+    for a in made:
+        m.out.print(f"Adjustment #{a.id}: {a.change_text()} (was {a.before or 'empty'}), by {a.by}: {a.reason}")
+    m.out.print("It applies from the next `merit run`.")
+
+
+def adjustments_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    active: bool = typer.Option(False, "--active", help="Only the active (not revoked) adjustments."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the adjustments recorded in the workspace, with their revocations."""
+    from engine import adjustments
+
+    m = _m()
+    with m.user_errors():
+        root = _ws_root(workspace)
+        items = adjustments.list_adjustments(root, active_only=active)
+    if as_json:
+        sys.stdout.write(json.dumps([a.to_dict() for a in items], ensure_ascii=False, indent=1) + "\n")
+        return
+    if not items:
+        m.out.print("No adjustments recorded.")
+        return
+    m.out.print(f"Adjustments of {root.name}: {sum(a.active for a in items)} active, "
+                f"{sum(not a.active for a in items)} revoked")
+    for a in items:
+        m.out.print(f"#{a.id} {'active' if a.active else 'revoked'}  {a.record}: {a.field} "
+                    f"{a.before or '(empty)'} → {a.after or '(empty)'}")
+        m.out.print(f"    {_when(a.at)} by {a.by}: {a.reason}")
+        if not a.active:
+            m.out.print(f"    revoked {_when(a.revoked_at)} by {a.revoked_by}: {a.revoke_reason}")
+
+
+def revoke_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    adj_id: int = typer.Argument(..., metavar="ADJ_ID", help="The adjustment to revoke (see merit adjustments)."),
+    reason: str = typer.Option(..., "--reason", help="Why it is revoked."),
+    by: Optional[str] = _by_option(),
+) -> None:
+    """Revoke an adjustment (recorded, never deleted); the next run no longer applies it."""
+    from engine import adjustments, history
+    from engine.lock import workspace_lock
+
+    m = _m()
+    with m.user_errors():
+        root = _ws_root(workspace)
+        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+            a = adjustments.revoke(root, adj_id, reason=reason, by=history.default_user(by))
+    m.out.print(f"Revoked adjustment #{a.id} ({a.change_text()}), by {a.revoked_by}: {a.revoke_reason}. "
+                "The next `merit run` no longer applies it.")
+
+
+# ------------------------------------------------------------------ what-if and export
+def diff_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    ruleset: str = typer.Option(..., "--ruleset", help="The other ruleset: a path (.yaml) or a shipped name."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv",
+                                           help="Write the changed agents here (default: WORKSPACE/whatif/…csv); "
+                                                "the distribution goes beside it (…-distribution.csv)."),
+) -> None:
+    """What if: score the same data under another ruleset; show every agent whose grade or rank changes."""
+    from engine.whatif import what_if, write_csvs
+
+    m = _m()
+    with m.user_errors():
+        with m.progress_bar() as bar:
+            result = what_if(workspace, ruleset, progress=bar)
+        paths = write_csvs(result, csv_out)
+    m.out.print(f"What if {result.other_name} instead of {result.base_name} "
+                f"({result.cycle}; same data, {len(result.adjustment_ids)} active adjustments; nothing recorded):")
+    if result.changes.empty:
+        m.out.print("No agent's grade or rank changes.")
+    else:
+        table = Table(title=f"{len(result.changes)} agents change grade or rank", show_lines=False)
+        cols = ["agent_id", "name", "team", "total_before", "total_after", "total_change",
+                "grade_before", "grade_after", "rank_before", "rank_after", "rank_change"]
+        for col in cols:
+            table.add_column(col, justify="right" if col.startswith(("total", "rank")) else "left")
+        for row in result.changes_text()[cols].itertuples(index=False):
+            table.add_row(*[str(v) for v in row])
+        m.out.print(table)
+    dist = Table(title="Distribution of totals and grades", show_lines=False)
+    for col in ("measure", "before", "after", "change"):
+        dist.add_column(col, justify="left" if col == "measure" else "right")
+    for row in result.distribution_text().itertuples(index=False):
+        dist.add_row(*[str(v) for v in row])
+    m.out.print(dist)
+    for p in paths:
+        m.out.print(f"written: {p}")
+
+
+def export_cmd(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    fmt: str = typer.Option("xlsx", "--format", help="Export format (xlsx)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: WORKSPACE/exports/…)."),
+    run_id: Optional[int] = typer.Option(None, "--run", help="Export this recorded run instead of the current out/."),
+) -> None:
+    """Export the scores for HR systems: an Excel workbook, one sheet per team plus a summary."""
+    from engine.errors import MeritError
+    from engine.export import export_xlsx
+
+    m = _m()
+    with m.user_errors():
+        if fmt.lower() != "xlsx":
+            raise MeritError(f"unknown export format '{fmt}'", expected="xlsx")
+        path = export_xlsx(workspace, out=out_file, run_id=run_id)
+    m.out.print(f"Scores exported to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the cycle commands to the `merit` app."""
+    app.command("history")(history_cmd)
+    app.command("restore")(restore_cmd)
+    app.command("publish")(publish_cmd)
+    app.command("adjust")(adjust_cmd)
+    app.command("adjustments")(adjustments_cmd)
+    app.command("revoke")(revoke_cmd)
+    app.command("diff")(diff_cmd)
+    app.command("export")(export_cmd)

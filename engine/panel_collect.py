@@ -1,0 +1,223 @@
+"""``merit panel collect``: merge returned grading sheets into the workspace's grades.
+
+Every row of every returned sheet is checked first; a row with a grade is
+refused, with its file, line and reason, when
+
+* its panelist is not declared in panel.yaml, or its item is not in knowledge;
+* its grade is not one of S, A, B, C;
+* it was edited (its ``check`` does not match the panelist, item, kind and
+  title it was issued with, or it was added by hand);
+* its panelist wrote the item (or, with ``exclude_same_team``, shares a team
+  with an author);
+* the item was not assigned to that panelist (``assignments.csv``);
+* the same panelist gives the same item two different grades in this run.
+
+When anything is refused, nothing is written.  Otherwise ``data/grades.csv``
+gets the new grades appended; a regrade (same item and panelist, another
+grade) replaces the grade in place and the audit trail ``audit.csv`` in the
+panel folder keeps who, when, the grade before and after and the source
+file and line of every change; the same grade again changes nothing.  Both
+files are written through a temporary file and a rename, the audit first.
+Rows whose grade is empty are skipped (not graded yet); emptying a grade does
+not withdraw it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DataError, MeritError, ProblemList, WorkspaceError
+from .panel import GRADES, csv_text, conflict_reason, load_panel_data, write_text_atomic
+from .panel_sheets import read_sheet, row_check, sheet_files
+
+GRADE_COLUMNS = ["item_id", "panelist", "grade", "graded_at", "comment"]
+AUDIT_COLUMNS = ["at", "panelist", "item_id", "before", "after", "comment", "source", "line"]
+
+
+@dataclass
+class CollectResult:
+    files: list[Path]
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    empty: int = 0  # rows without a grade (not graded yet)
+    changes: list[dict] = field(default_factory=list)  # the audit rows of this run
+    grades_file: Path | None = None
+    audit_file: Path | None = None
+
+
+def _display(ws, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ws.root))
+    except ValueError:
+        return str(path)
+
+
+def _read_grades_text(path: Path) -> tuple[list[str], list[list[str]], bool, str]:
+    """header, records, had a BOM, newline of the existing grades.csv (kept as written)."""
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    if not rows:
+        return list(GRADE_COLUMNS), [], bom, newline
+    return rows[0], rows[1:], bom, newline
+
+
+def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | None = None,
+            progress=None) -> CollectResult:
+    data = load_panel_data(workspace, progress=progress)
+    ws, panel = data.ws, data.panel
+    if data.grades_file is not None and data.grades_file.suffix.lower() != ".csv":
+        raise WorkspaceError(f"the grades are in {data.grades_file.name}; merit panel collect keeps them in "
+                             "grades.csv: save them as CSV (and remove the other file) first",
+                             file=ws.display(data.grades_file))
+    if paths:
+        files = sheet_files([Path(p) for p in paths])
+    else:
+        files = sheet_files([panel.returned_dir]) if panel.returned_dir.is_dir() else []
+    if not files:
+        where = ", ".join(str(p) for p in paths) if paths else ws.display(panel.returned_dir)
+        raise MeritError(f"no returned sheets (.xlsx or .csv) found in {where}",
+                         expected="the sheets panelists returned, as files or a folder")
+    if at is None:
+        at = dt.datetime.now(ws.zone).replace(tzinfo=None, microsecond=0)
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+
+    known_items = data.all_items.set_index("item_id")
+    panelists = set(panel.ids)
+    assigned = set(zip(data.assignments["item_id"], data.assignments["panelist"]))
+    cycle = ws.config.name
+    problems: list[tuple[tuple, MeritError]] = []
+    result = CollectResult(files=files)
+    taken: dict[tuple[str, str], tuple[str, str, str, int, str]] = {}  # (item, panelist) -> grade, comment, file, line, source
+
+    def refuse(row, field_name, message, expected=None):
+        problems.append(((row.file, row.line), DataError(message, file=row.file, line=row.line, field=field_name,
+                                                          expected=expected)))
+
+    for fi, path in enumerate(files):
+        if progress:
+            progress(f"reading {path.name}")
+        display = _display(ws, path)
+        try:
+            rows = read_sheet(path, display)
+        except MeritError as exc:
+            problems.append(((display, exc.line or 0), exc))
+            continue
+        for row in rows:  # returned sheets: a few dozen rows each
+            v = row.values
+            grade = v.get("grade", "").strip().upper()
+            if not grade:
+                result.empty += 1
+                continue
+            item, pid = v.get("item_id", ""), v.get("panelist", "")
+            ok = True
+            if not pid:
+                refuse(row, "panelist", "panelist is empty", "the panelist id the sheet was issued with")
+                ok = False
+            elif pid not in panelists:
+                refuse(row, "panelist", f"unknown panelist '{pid}': not declared in {panel.file}",
+                       "a panelist id of panel.yaml")
+                ok = False
+            if not item:
+                refuse(row, "item_id", "item_id is empty", "the item id the sheet was issued with")
+                ok = False
+            elif item not in known_items.index:
+                refuse(row, "item_id", f"unknown item '{item}': not an item_id in knowledge", "an item of knowledge")
+                ok = False
+            if grade not in GRADES:
+                refuse(row, "grade", f"grade '{v.get('grade')}' is not one of {', '.join(GRADES)}",
+                       f"one of {', '.join(GRADES)}")
+                ok = False
+            if not ok:
+                continue
+            kind, title = known_items.at[item, "kind"], known_items.at[item, "title"]
+            expect = row_check(cycle, pid, item, "" if kind is None else str(kind), "" if title is None else str(title))
+            sheet_check = row_check(cycle, pid, item, v.get("kind", ""), v.get("title", ""))
+            if v.get("check", "") == sheet_check != expect:
+                refuse(row, "check", f"item '{item}' has changed in knowledge since the sheet was issued (kind or "
+                       "title): issue the sheets again with merit panel assign", "a sheet issued for the current items")
+                continue
+            if v.get("check", "") != expect or sheet_check != expect:
+                refuse(row, "check", "this row was changed after the sheet was issued (its item, kind, title or "
+                       "panelist no longer match its check value, or the row was added or copied from another sheet)",
+                       "rows as issued by merit panel assign; only grade and comment may change")
+                continue
+            reason = conflict_reason(data, item, pid)
+            if reason:
+                refuse(row, "panelist", f"conflict of interest: {reason}", "a panelist who is not an author")
+                continue
+            if (item, pid) not in assigned:
+                refuse(row, "item_id", f"item '{item}' is not assigned to panelist '{pid}' "
+                       f"(see {_display(ws, panel.assignments_file)})", "only the items assigned to the panelist")
+                continue
+            comment = v.get("comment", "")
+            prev = taken.get((item, pid))
+            if prev is not None:
+                if prev[0] != grade:
+                    refuse(row, "grade", f"panelist '{pid}' grades item '{item}' {grade} here but {prev[0]} in "
+                           f"{prev[2]}, line {prev[3]}", "one grade per item in one collect")
+                continue
+            taken[(item, pid)] = (grade, comment, display, row.line, display)
+    if problems:
+        problems.sort(key=lambda p: p[0])
+        errs = [e for _, e in problems]
+        raise errs[0] if len(errs) == 1 else ProblemList(errs, limit=200)
+
+    # ---- merge
+    target = data.grades_file or (ws.data_dir / "grades.csv")
+    if data.grades_file is not None:
+        header, records, bom, newline = _read_grades_text(target)
+    else:
+        header, records, bom, newline = list(GRADE_COLUMNS), [], False, "\n"
+    names = [h.strip().lower() for h in header]
+    for c in GRADE_COLUMNS:  # load_tables checked them; a header without 'comment' is impossible too
+        if c not in names:
+            header.append(c)
+            names.append(c)
+    col = {c: names.index(c) for c in GRADE_COLUMNS}
+    width = len(header)
+    records = [r + [""] * (width - len(r)) for r in records]
+    index = {(r[col["item_id"]].strip(), r[col["panelist"]].strip()): i for i, r in enumerate(records)}
+    audit_rows = []
+    for (item, pid), (grade, comment, display, line, _) in sorted(taken.items(), key=lambda kv: (kv[1][2], kv[1][3])):
+        i = index.get((item, pid))
+        before = records[i][col["grade"]].strip().upper() if i is not None else ""
+        if before == grade:
+            result.unchanged += 1
+            continue
+        if i is None:
+            rec = [""] * width
+            rec[col["item_id"]], rec[col["panelist"]] = item, pid
+            records.append(rec)
+            index[(item, pid)] = len(records) - 1
+            i = len(records) - 1
+            result.added += 1
+        else:
+            result.changed += 1
+        records[i][col["grade"]] = grade
+        records[i][col["graded_at"]] = stamp
+        records[i][col["comment"]] = comment
+        audit_rows.append({"at": stamp, "panelist": pid, "item_id": item, "before": before, "after": grade,
+                           "comment": comment, "source": display, "line": line})
+    result.changes = audit_rows
+    result.grades_file = target
+    result.audit_file = panel.audit_file
+    if not audit_rows:
+        return result
+    # audit first: a change is never made without its record
+    old = panel.audit_file.read_text(encoding="utf-8") if panel.audit_file.is_file() else ""
+    if not old.strip():
+        old = csv_text(AUDIT_COLUMNS, [])
+    elif not old.endswith("\n"):
+        old += "\n"
+    new = csv_text(AUDIT_COLUMNS, [[r[c] for c in AUDIT_COLUMNS] for r in audit_rows]).split("\n", 1)[1]
+    write_text_atomic(panel.audit_file, old + new)
+    write_text_atomic(target, csv_text(header, records), bom=bom, newline=newline)
+    return result

@@ -1,0 +1,340 @@
+"""Grading sheets: writing them (XLSX and a CSV twin) and reading returned ones.
+
+One sheet per panelist, ``<panel folder>/sheets/<panelist>.xlsx`` and
+``.csv``, with the columns of :data:`COLUMNS` (``authors`` left out when the
+panel grades blind).  In the XLSX the grade cells accept only S, A, B or C
+(a data-validation list), only the grade and comment cells are editable (the
+sheet is protected without a password, against accidents), the ``check``
+column is hidden, and a second sheet "Rubric" says what each grade means for
+each kind of item.
+
+``check`` is a hash of the cycle, the panelist, the item id, its kind and its
+title: a returned row whose check does not match was edited (or copied from
+another sheet) and is refused.  It detects mistakes and casual edits, not a
+determined forger; the assignment record (assignments.csv) is checked too.
+
+Determinism: the workbook's creation and modification dates are the cycle's
+last day, and so are the dates of the entries of the XLSX (zip) file, so the
+same inputs give byte-identical sheets.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError, MeritError
+
+COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "grade", "comment", "check"]
+REQUIRED = ["panelist", "item_id", "kind", "title", "grade", "check"]
+GRADING_SHEET = "Grading"
+RUBRIC_SHEET = "Rubric"
+KIND_ORDER = ["case", "faq", "sop", "best_practice"]
+
+_UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
+
+
+def sheet_name(panelist: str) -> str:
+    """The file stem of a panelist's sheet: no separators, no leading dot."""
+    return (_UNSAFE.sub("_", str(panelist)).strip("._") or "_")[:120]
+
+
+def row_check(cycle: str, panelist: str, item_id: str, kind: str, title: str) -> str:
+    text = "\x1f".join(["merit-panel-v1", cycle, panelist, item_id, kind or "", title or ""])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def sheet_rows(data, assignments: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per panelist with assignments: the rows of their sheet (in item_id order), with their
+    current grade and comment filled in when they have graded the item already."""
+    cols = [c for c in COLUMNS if c != "authors" or not data.panel.config.blind]
+    items = data.all_items.set_index("item_id")
+    cycle = data.ws.config.name
+    mine = data.grades[["item_id", "panelist", "grade", "comment"]].dropna(subset=["panelist"])
+    out: dict[str, pd.DataFrame] = {}
+    for pid in data.panel.ids:  # panelists: tens
+        a = assignments[assignments["panelist"] == pid]
+        a = a[a["item_id"].isin(items.index)].drop_duplicates("item_id").sort_values("item_id")
+        if a.empty:
+            continue
+        it = items.loc[a["item_id"].to_numpy()]
+        df = pd.DataFrame({
+            "panelist": pid,
+            "item_id": a["item_id"].to_numpy(),
+            "kind": it["kind"].fillna("").to_numpy(),
+            "title": it["title"].fillna("").to_numpy(),
+            "authors": ["; ".join(x) for x in it["authors"]],
+            "published_on": [str(d) if d is not None and not pd.isna(d) else "" for d in it["published_on"]],
+        })
+        g = mine[mine["panelist"] == pid].set_index("item_id")
+        df["grade"] = df["item_id"].map(g["grade"]).fillna("")
+        df["comment"] = df["item_id"].map(g["comment"]).fillna("")
+        df["check"] = [row_check(cycle, pid, i, k, t) for i, k, t in zip(df["item_id"], df["kind"], df["title"])]
+        out[pid] = df[cols].reset_index(drop=True)
+    return out
+
+
+# ------------------------------------------------------------------ writing
+def _fixed_zip(payload: bytes, when: dt.datetime, core_date: str) -> bytes:
+    """The XLSX *payload* with every entry dated *when* and docProps/core.xml's dates set."""
+    src = zipfile.ZipFile(io.BytesIO(payload))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                              lambda m: f"{m.group(1)}{core_date}{m.group(3)}", text)
+                data = text.encode("utf-8")
+            zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, data)
+    return buf.getvalue()
+
+
+def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: dict[str, dict[str, str]],
+               order_best_first: list[str], when: dt.datetime) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = Workbook()
+    sh = wb.active
+    sh.title = GRADING_SHEET
+    cols = list(rows.columns)
+    sh.append(cols)
+    for rec in rows.itertuples(index=False):  # the panelist's items: a few dozen
+        sh.append([str(v) for v in rec])
+    n = len(rows)
+    bold = Font(bold=True, color="FFFFFF")
+    fill = PatternFill("solid", fgColor="0F766E")
+    editable_fill = PatternFill("solid", fgColor="FFF7E0")
+    widths = {"panelist": 12, "item_id": 12, "kind": 14, "title": 48, "authors": 20, "published_on": 13,
+              "grade": 8, "comment": 40, "check": 18}
+    for j, name in enumerate(cols, start=1):
+        letter = get_column_letter(j)
+        head = sh.cell(row=1, column=j)
+        head.font, head.fill = bold, fill
+        sh.column_dimensions[letter].width = widths.get(name, 14)
+        for r in range(2, n + 2):
+            cell = sh.cell(row=r, column=j)
+            cell.number_format = "@"
+            if name in ("grade", "comment"):
+                cell.protection = Protection(locked=False)
+                cell.fill = editable_fill
+            if name in ("title", "comment"):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    g = get_column_letter(cols.index("grade") + 1)
+    grades = ",".join(order_best_first)
+    dv = DataValidation(type="list", formula1=f'"{grades}"', allow_blank=True, showErrorMessage=True,
+                        errorTitle="Grade", error=f"Choose one of {', '.join(order_best_first)}.",
+                        showInputMessage=True, promptTitle="Grade",
+                        prompt=f"{', '.join(order_best_first)}: see the {RUBRIC_SHEET} sheet")
+    sh.add_data_validation(dv)
+    if n:
+        dv.add(f"{g}2:{g}{n + 1}")
+    sh.column_dimensions[get_column_letter(cols.index("check") + 1)].hidden = True
+    sh.freeze_panes = "A2"
+    sh.protection.sheet = True
+    sh.protection.formatColumns = False  # may widen columns
+    sh.protection.formatRows = False
+
+    rb = wb.create_sheet(RUBRIC_SHEET)
+    rb.append([f"Grading sheet of {panelist_name}, cycle {cycle}"])
+    rb.append([f"Give each item on the {GRADING_SHEET} sheet one grade ({', '.join(order_best_first)}) "
+               "and, if you like, a comment. Leave the grade empty for items you have not graded yet. "
+               "Do not change the other cells; return the file as it is (XLSX or CSV)."])
+    rb.append([])
+    rb.append(["kind"] + order_best_first)
+    for c in rb[4]:
+        c.font, c.fill = bold, fill
+    kinds = [k for k in KIND_ORDER if k in rubric] + sorted(k for k in rubric if k not in KIND_ORDER)
+    for kind in kinds:
+        rb.append([kind] + [rubric[kind].get(gr, "") for gr in order_best_first])
+    rb["A1"].font = Font(bold=True, size=13)
+    rb.column_dimensions["A"].width = 15
+    for j in range(2, len(order_best_first) + 2):
+        rb.column_dimensions[get_column_letter(j)].width = 42
+    for row in rb.iter_rows(min_row=5):
+        for c in row:
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+    rb.protection.sheet = True
+
+    props = wb.properties
+    props.creator = "merit"
+    props.lastModifiedBy = "merit"
+    props.title = f"Grading sheet {cycle}"
+    props.created = when
+    props.modified = when
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _fixed_zip(buf.getvalue(), when, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def csv_bytes(rows: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")  # what Excel writes and expects
+    w.writerow(list(rows.columns))
+    w.writerows(rows.astype(str).itertuples(index=False))
+    return buf.getvalue().encode("utf-8-sig")  # the BOM lets Excel read Chinese text as UTF-8
+
+
+def write_sheets(data, assignments: pd.DataFrame) -> list[Path]:
+    """Write every assigned panelist's sheet into the panel's ``sheets/`` folder, replaced as a
+    whole (staged beside it, then renamed)."""
+    from .panel import cycle_timestamp
+
+    panel = data.panel
+    when = cycle_timestamp(data.ws)
+    best_first = list(reversed(data.order))
+    target = panel.sheets_dir
+    stage = target.with_name(f".{target.name}.part")
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    names = data.panelist_name()
+    files, used = [], set()
+    for pid, rows in sheet_rows(data, assignments).items():
+        stem = sheet_name(pid)
+        if stem.lower() in used:
+            stem = f"{stem}-{hashlib.sha256(pid.encode()).hexdigest()[:8]}"
+        used.add(stem.lower())
+        x = stage / f"{stem}.xlsx"
+        x.write_bytes(xlsx_bytes(rows, panelist_name=names[pid], cycle=data.ws.config.name, rubric=data.rubric,
+                                 order_best_first=best_first, when=when))
+        c = stage / f"{stem}.csv"
+        c.write_bytes(csv_bytes(rows))
+        files += [target / x.name, target / c.name]
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(stage, target)
+    if old.exists():
+        shutil.rmtree(old)
+    return files
+
+
+# ------------------------------------------------------------------ reading
+@dataclass
+class SheetRow:
+    file: str  # as shown to the user
+    line: int  # CSV line / sheet row (header = 1)
+    values: dict[str, str]  # column -> trimmed text ('' when empty)
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v).upper()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v).strip()
+
+
+def _header(cells: list[str], display: str) -> dict[str, int]:
+    names = [c.strip().lower() for c in cells]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise DataError(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+                        "this is not a grading sheet as issued by merit panel assign", file=display, line=1,
+                        expected="the columns " + ", ".join(c for c in COLUMNS))
+    return {n: names.index(n) for n in COLUMNS if n in names}
+
+
+def read_sheet(path: Path, display: str) -> list[SheetRow]:
+    """The rows of a returned sheet (.xlsx or .csv); empty rows are skipped."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _read_xlsx(path, display)
+    if suffix == ".csv":
+        return _read_csv(path, display)
+    raise DataError("a returned sheet is an .xlsx or a .csv file", file=display)
+
+
+def _read_xlsx(path: Path, display: str) -> list[SheetRow]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise DataError(f"the file cannot be read as an Excel workbook ({type(exc).__name__})", file=display) from None
+    sh = wb[GRADING_SHEET] if GRADING_SHEET in wb.sheetnames else wb.worksheets[0]
+    rows = list(sh.iter_rows(values_only=True))
+    if not rows:
+        raise DataError("the sheet is empty", file=display, line=1)
+    cols = _header([_text(c) for c in rows[0]], display)
+    out = []
+    for line, row in enumerate(rows[1:], start=2):
+        cells = [_text(c) for c in row]
+        if not any(cells):
+            continue
+        out.append(SheetRow(display, line, {n: cells[i] if i < len(cells) else "" for n, i in cols.items()}))
+    return out
+
+
+def _read_csv(path: Path, display: str) -> list[SheetRow]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:  # Excel on a Chinese Windows saves "CSV" as GB18030/GBK
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise DataError("the file is neither UTF-8 nor GB18030 text", file=display) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    out, cols, last = [], None, 0
+    try:
+        for rec in reader:
+            start, last = last + 1, reader.line_num
+            if cols is None:
+                cols = _header(rec, display)
+                continue
+            cells = [c.strip() for c in rec]
+            if not any(cells):
+                continue
+            out.append(SheetRow(display, start, {n: cells[i] if i < len(cells) else "" for n, i in cols.items()}))
+    except csv.Error as exc:
+        raise DataError(f"the file cannot be read as CSV: {exc}", file=display, line=last + 1) from None
+    if cols is None:
+        raise DataError("the sheet is empty", file=display, line=1)
+    return out
+
+
+def sheet_files(paths: list[Path]) -> list[Path]:
+    """The .xlsx and .csv files of *paths* (files, or folders read non-recursively), sorted."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in (".xlsx", ".csv")
+                          and not f.name.startswith((".", "~$")))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise MeritError("returned sheet not found", file=str(p))
+    seen, unique = set(), []
+    for f in out:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
