@@ -1,13 +1,21 @@
 """The input-table contract, loading into DuckDB through Ibis, and validation.
 
-Every input file becomes a *raw* DuckDB table of strings (DuckDB's own CSV and
-Parquet readers; openpyxl for the small .xlsx files), whose ``rowid`` is the
-record index ``_row``.  Ibis expressions turn the raw strings into the typed
-table of the contract (see docs/architecture.md, "Typed tables") and, in the
-same terms, find every bad value: each table is checked with one aggregate
-query (how many problems of each kind) and, only when something is wrong, one
-more query that fetches the first offending rows.  Nothing here loops over
-records in Python; per-problem work is bounded by ``limit``.
+Each input file is read once, as a relation (DuckDB's own CSV and Parquet
+readers; openpyxl for the small .xlsx files), by one ``CREATE TABLE ... AS
+SELECT`` that types every value (the typed table of the contract, see
+docs/architecture.md, "Typed tables") and computes ``_bad``, a bit mask of the
+record checks each record fails: a text check (an empty id, a value that does
+not parse) or a check of typed values (a value outside its set, range or
+pattern, times out of order).  No table of raw strings is ever materialised;
+the record index ``_row`` is the typed table's ``rowid`` (DuckDB keeps the
+scan order), exposed through a view named after the table, whose columns are
+``_row`` and the contract columns.
+
+Each table is then checked with one aggregate query (which bits are set,
+duplicate keys, references to other tables) and, only when something is wrong,
+a count per check, one query fetching the first offending records and one
+re-reading the file for their text, which the messages quote.  Nothing here
+loops over records in Python; per-problem work is bounded by ``limit``.
 
 Problems are :class:`~engine.errors.DataError` values that name the file, the
 line in that file and the field; all of them are raised together as a
@@ -182,13 +190,10 @@ ORDERINGS: tuple[tuple[str, str, str], ...] = (
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 
-_IBIS_TYPES = {
-    "string": dt.string, "enum": dt.string, "int": dt.int64, "float": dt.float64,
-    "bool": dt.boolean, "timestamp": dt.Timestamp(), "date": dt.date, "list": dt.Array(dt.string),
-}
-
 # What a value of each type must look like (DuckDB's casts alone are too lenient:
-# they round '3.5' to an integer and read '0x10' or '1_000').
+# they round '3.5' to an integer and read '0x10' or '1_000').  Typing applies
+# cheaper tests that agree with these (see _typing); tests/test_tables.py checks
+# the agreement exhaustively.
 _INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
 _FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -209,9 +214,9 @@ _TYPE_WORD = {"int": "whole number", "float": "number", "bool": "boolean", "time
               "date": "date"}
 
 
-@ibis.udf.scalar.builtin(name="timezone")
-def _naive_in_zone(tz: str, ts: dt.Timestamp(timezone="UTC")) -> dt.Timestamp():  # type: ignore[valid-type]
-    """DuckDB's timezone(zone, timestamptz): the naive wall time in *zone*."""
+@ibis.udf.scalar.builtin(name="hash")
+def _hash(value: str) -> dt.uint64:  # type: ignore[valid-type]
+    """DuckDB's hash(value): equal values, equal hashes."""
 
 
 # --------------------------------------------------------------------------
@@ -284,8 +289,10 @@ def _ident(name: str) -> str:
 def _clean(sql: str) -> str:
     """SQL: the value trimmed of spaces, NULL when nothing is left.
 
-    (Only spaces: trimming a set of characters costs twice as much on big files.)"""
-    return f"NULLIF(TRIM({sql}), '')"
+    (Only spaces: trimming a set of characters costs twice as much on big files;
+    and TRIM copies every value, so it runs only on values that start or end
+    with a space.)"""
+    return f"CASE WHEN prefix({sql}, ' ') OR suffix({sql}, ' ') THEN NULLIF(TRIM({sql}), '') ELSE NULLIF({sql}, '') END"
 
 
 def connect(timezone: str):
@@ -328,6 +335,29 @@ class _Problems:
         raise ProblemList(errs, limit=self.limit, total=total)
 
 
+@dataclass
+class _Source:
+    """An input file as DuckDB sees it, before typing.
+
+    ``relation`` is a SQL FROM item (``read_csv(...)``, ``read_parquet(...)`` or
+    a scratch table) whose scan order is the record order; ``values`` maps each
+    contract column present in the file to a SQL expression over it and the
+    DuckDB type of that expression (``VARCHAR``: the cleaned string, see
+    :func:`_clean`; otherwise a native Parquet value).  ``raw(rows, columns)``
+    returns the cleaned strings of some records (by ``_row``) and columns, for
+    messages: it is called only on the error path.
+    """
+
+    relation: str
+    values: dict[str, tuple[str, str]]
+    raw: Callable[[list[int], Iterable[str]], dict[int, dict[str, Any]]]
+    scratch: list[str] = field(default_factory=list)  # tables to drop once the typed table exists
+
+
+def _typed_name(name: str) -> str:
+    return f"_typed_{name}"
+
+
 def load_tables(ws: Workspace, con=None, *, limit: int = 50,
                 progress: Callable[[str], Any] | None = None) -> Tables:
     """Load, type and validate every input table of the workspace *ws*.
@@ -347,8 +377,11 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
         con = connect(ws.config.timezone)
     else:
         _set_zone(con, ws.config.timezone)
+    # (DuckDB's default, which _row relies on: a table's rowid follows the scan order of the file.)
+    con.raw_sql("SET preserve_insertion_order = true")
     result = Tables(con=con)
     problems = _Problems(limit)
+    local = _LocalTime(con, ws.config.period.start, ws.config.period.end)
     for t_order, (name, schema) in enumerate(SCHEMAS.items()):
         path = ws.tables.get(name)
         if path is None:
@@ -358,30 +391,38 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
             progress(name)
         src = SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()])
         result.sources[name] = src
-        raw_name = f"_raw_{name}"
+        _drop(con, name)
+        _drop(con, _typed_name(name))
+        source = None
         try:
             try:
-                present = _read_raw(con, src, schema, raw_name, result, problems, t_order)
+                source = _open_source(con, src, schema, result, problems, t_order)
+                _create_typed(con, src, schema, source, local)
             except DataError as err:
                 problems.add(err, (t_order, err.line or 0, -1))
                 del result.sources[name]
+                _drop(con, _typed_name(name))
                 continue
-            con.raw_sql(f"CREATE OR REPLACE VIEW {_ident(raw_name + '_v')} AS "
-                        f"SELECT rowid AS _row, * FROM {_ident(raw_name)}")
-            raw = con.table(raw_name + "_v")
-            result.counts[name] = int(raw.count().execute())
-            base = _typed_columns(raw, schema, present)
-            typed = base.select("_row", *[base[f"t_{c.name}"].name(c.name) for c in schema.columns])
-            # (dropped through SQL: with sqlglot 30, ibis 12's create_table(overwrite=True)
-            # and drop_table emit a bare "DROP TABLE IF EXISTS")
-            con.raw_sql(f"DROP TABLE IF EXISTS {_ident(name)}")
-            result.tables[name] = con.create_table(name, typed)
-            _validate(result, schema, raw, base, present, problems, t_order, limit)
         finally:
-            con.raw_sql(f"DROP VIEW IF EXISTS {_ident(raw_name + '_v')}")
-            con.raw_sql(f"DROP TABLE IF EXISTS {_ident(raw_name)}")
+            for scratch in (source.scratch if source is not None else ()):
+                _drop(con, scratch)
+        _validate(result, schema, source, problems, t_order, limit)
+        typed = _ident(_typed_name(name))
+        con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
+        con.raw_sql(f"CREATE VIEW {_ident(name)} AS SELECT rowid AS _row, * FROM {typed}")
+        result.tables[name] = con.table(name)
     problems.raise_if_any()
     return result
+
+
+def _drop(con, name: str) -> None:
+    """Drop the table or view *name* if there is one."""
+    kinds = con.raw_sql(
+        f"SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = {_sql_str(name)} "
+        f"AND schema_name = current_schema() UNION ALL SELECT 'VIEW' FROM duckdb_views() "
+        f"WHERE view_name = {_sql_str(name)} AND schema_name = current_schema()").fetchall()
+    for (kind,) in kinds:
+        con.raw_sql(f"DROP {kind} IF EXISTS {_ident(name)}")
 
 
 def _header_problems(src: SourceFile, schema: TableSchema, header: list[str], problems: _Problems,
@@ -406,14 +447,16 @@ def _header_problems(src: SourceFile, schema: TableSchema, header: list[str], pr
     return {c.name: positions[c.name] for c in schema.columns if c.name in positions}
 
 
-def _read_raw(con, src: SourceFile, schema: TableSchema, raw_name: str, result: Tables,
-              problems: _Problems, t_order: int) -> set[str]:
-    """Create the raw all-string table *raw_name*; return the contract columns present."""
+
+
+def _open_source(con, src: SourceFile, schema: TableSchema, result: Tables, problems: _Problems,
+                 t_order: int) -> _Source:
+    """Read the header (reporting missing columns) and describe the file as a :class:`_Source`."""
     if src.format == "csv":
-        return _read_csv(con, src, schema, raw_name, problems, t_order)
+        return _csv_source(con, src, schema, problems, t_order)
     if src.format == "parquet":
-        return _read_parquet(con, src, schema, raw_name, problems, t_order)
-    return _read_xlsx(con, src, schema, raw_name, result, problems, t_order)
+        return _parquet_source(con, src, schema, problems, t_order)
+    return _xlsx_source(con, src, schema, result, problems, t_order)
 
 
 # ---- CSV -------------------------------------------------------------------
@@ -440,10 +483,37 @@ def _read_csv_header(src: SourceFile) -> list[str]:
     return header
 
 
+def _csv_source(con, src: SourceFile, schema: TableSchema, problems: _Problems, t_order: int) -> _Source:
+    header = _read_csv_header(src)
+    positions = _header_problems(src, schema, header, problems, t_order)
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+    relation = (f"read_csv({_sql_str(str(src.path))}, columns = {cols}, header = true, auto_detect = false, "
+                f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+                f"ignore_errors = false, encoding = 'utf-8')")
+    values = {name: (_clean(f"c{i}"), "VARCHAR") for name, i in positions.items()}
+
+    def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
+        # The scan order of read_csv is the record order (DuckDB preserves it), as in the typed table.
+        select = "".join(f", {values[name][0]} AS {_ident(name)}" for name in columns)
+        return _fetch_raw(con, f"SELECT row_number() OVER () - 1 AS _row{select} FROM {relation}", rows)
+
+    return _Source(relation, values, raw)
+
+
+def _fetch_raw(con, sql: str, rows: list[int]) -> dict[int, dict[str, Any]]:
+    """The records *rows* of *sql* (which numbers them as ``_row``); the scan stops at the last one."""
+    wanted = sorted(set(int(r) for r in rows))
+    if not wanted:
+        return {}
+    got = con.raw_sql(f"SELECT * FROM ({sql}) WHERE _row IN ({', '.join(map(str, wanted))}) "
+                      f"LIMIT {len(wanted)}").fetch_arrow_table().to_pylist()
+    return {r["_row"]: r for r in got}
+
+
 _DUCK_LINE = re.compile(r"CSV Error on Line:\s*(\d+)")
 
 
-def _csv_error(src: SourceFile, exc: Exception, ncols: int) -> DataError:
+def _csv_error(src: SourceFile, exc: Exception) -> DataError:
     text = str(exc)
     line = None
     m = _DUCK_LINE.search(text)
@@ -466,25 +536,6 @@ def _csv_error(src: SourceFile, exc: Exception, ncols: int) -> DataError:
     first = text.splitlines()[0] if text else type(exc).__name__
     first = re.sub(r"^[A-Za-z ]*Error:\s*", "", first)
     return DataError(f"the file cannot be read as CSV: {first}", file=src.display, line=line)
-
-
-def _read_csv(con, src: SourceFile, schema: TableSchema, raw_name: str, problems: _Problems,
-              t_order: int) -> set[str]:
-    header = _read_csv_header(src)
-    positions = _header_problems(src, schema, header, problems, t_order)
-    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    select = ", ".join(f"{_clean(f'c{i}')} AS {_ident(name)}" for name, i in positions.items()) or "NULL AS _none"
-    sql = (f"CREATE OR REPLACE TABLE {_ident(raw_name)} AS SELECT {select} FROM read_csv("
-           f"{_sql_str(str(src.path))}, columns = {cols}, header = true, auto_detect = false, "
-           f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
-           f"ignore_errors = false, encoding = 'utf-8')")
-    try:
-        con.raw_sql(sql)
-    except Exception as exc:  # duckdb raises its own exception classes
-        raise _csv_error(src, exc, len(header)) from None
-    return set(positions)
-
-
 def _count_newlines(path: Path) -> tuple[int, bool]:
     n, last = 0, b""
     with open(path, "rb") as fh:
@@ -577,11 +628,37 @@ def _csv_scan(path: Path, *, records: Iterable[int] = (), segments: Iterable[int
     return result_rec if len(want_rec) else result
 
 
+
+
 # ---- Parquet ---------------------------------------------------------------
 
+# Parquet types read natively (no round trip through strings), per contract type.
+_INT_KINDS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+              "HUGEINT", "UHUGEINT")
+_NATIVE = {
+    "int": _INT_KINDS,
+    "float": _INT_KINDS + ("DOUBLE",),  # (FLOAT and DECIMAL go through their shortest decimal text, as before)
+    "bool": ("BOOLEAN",),
+    "date": ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE"),
+    "timestamp": ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE"),
+}
 
-def _read_parquet(con, src: SourceFile, schema: TableSchema, raw_name: str, problems: _Problems,
-                  t_order: int) -> set[str]:
+
+def _parquet_text(col: str, kind: str, ctype: str) -> str:
+    """SQL: the value of a Parquet column as text (what messages quote, and the typing input
+    when the column's type is not read natively)."""
+    if kind.endswith("[]"):
+        expr = f"array_to_string({col}, ';')"
+    elif ctype == "date" and (kind == "DATE" or kind.startswith("TIMESTAMP")):
+        expr = f"strftime(CAST({col} AS DATE), '%Y-%m-%d')"
+    elif kind.startswith("TIMESTAMP"):
+        expr = f"strftime({col}, '%Y-%m-%d %H:%M:%S.%f')" if "TIME ZONE" not in kind else f"CAST({col} AS VARCHAR)"
+    else:
+        expr = f"CAST({col} AS VARCHAR)"
+    return _clean(expr)
+
+
+def _parquet_source(con, src: SourceFile, schema: TableSchema, problems: _Problems, t_order: int) -> _Source:
     path = _sql_str(str(src.path))
     try:
         described = con.raw_sql(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
@@ -591,30 +668,23 @@ def _read_parquet(con, src: SourceFile, schema: TableSchema, raw_name: str, prob
     header = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
     positions = _header_problems(src, schema, header, problems, t_order)
-    parts = []
+    values: dict[str, tuple[str, str]] = {}
+    texts: dict[str, str] = {}
     for name, i in positions.items():
         col, kind = _ident(header[i]), types[header[i]]
         ctype = schema.column(name).type
-        if kind.endswith("[]"):
-            expr = f"array_to_string({col}, ';')"
-        elif ctype == "date" and (kind == "DATE" or kind.startswith("TIMESTAMP")):
-            expr = f"strftime(CAST({col} AS DATE), '%Y-%m-%d')"
-        elif kind.startswith("TIMESTAMP"):
-            expr = f"strftime({col}, '%Y-%m-%d %H:%M:%S.%f')" if "TIME ZONE" not in kind else f"CAST({col} AS VARCHAR)"
-        else:
-            expr = f"CAST({col} AS VARCHAR)"
-        parts.append(f"{_clean(expr)} AS {_ident(name)}")
-    select = ", ".join(parts) or "NULL AS _none"
-    try:
-        con.raw_sql(f"CREATE OR REPLACE TABLE {_ident(raw_name)} AS SELECT {select} FROM read_parquet({path})")
-    except Exception as exc:
-        raise DataError(f"the file cannot be read as Parquet: {str(exc).splitlines()[0]}",
-                        file=src.display) from None
-    return set(positions)
+        texts[name] = _parquet_text(col, kind, ctype)
+        values[name] = (col, kind) if kind in _NATIVE.get(ctype, ()) else (texts[name], "VARCHAR")
+
+    def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
+        select = "".join(f", {texts[name]} AS {_ident(name)}" for name in columns)
+        return _fetch_raw(con, f"SELECT file_row_number AS _row{select} "
+                               f"FROM read_parquet({path}, file_row_number = true)", rows)
+
+    return _Source(f"read_parquet({path})", values, raw)
 
 
 # ---- XLSX ------------------------------------------------------------------
-
 
 def _cell_text(value: Any, ctype: str) -> str | None:
     if value is None:
@@ -634,8 +704,10 @@ def _cell_text(value: Any, ctype: str) -> str | None:
     return str(value)
 
 
-def _read_xlsx(con, src: SourceFile, schema: TableSchema, raw_name: str, result: Tables,
-               problems: _Problems, t_order: int) -> set[str]:
+
+
+def _xlsx_source(con, src: SourceFile, schema: TableSchema, result: Tables, problems: _Problems,
+                 t_order: int) -> _Source:
     import openpyxl
     import pyarrow as pa
 
@@ -666,9 +738,16 @@ def _read_xlsx(con, src: SourceFile, schema: TableSchema, raw_name: str, result:
     result._sheet_rows[schema.name] = sheet_rows
     arrow = pa.table({name: pa.array(vals, type=pa.string()) for name, vals in data.items()}) if data \
         else pa.table({"_none": pa.array([None] * len(sheet_rows), type=pa.string())})
-    con.raw_sql(f"DROP TABLE IF EXISTS {_ident(raw_name)}")
-    con.create_table(raw_name, arrow)
-    return set(positions)
+    scratch = f"_raw_{schema.name}"
+    _drop(con, scratch)
+    con.create_table(scratch, arrow)
+    values = {name: (_clean(_ident(name)), "VARCHAR") for name in positions}
+
+    def raw(wanted: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
+        return {r: {"_row": r, **{name: data[name][r] for name in columns}}
+                for r in set(wanted) if 0 <= r < len(sheet_rows)}
+
+    return _Source(_ident(scratch), values, raw, scratch=[scratch])
 
 
 # --------------------------------------------------------------------------
@@ -682,56 +761,222 @@ def _case_of(col: Column) -> str:
     return "lower"
 
 
-def _typed(col: Column, s):
-    """The typed value of cleaned string *s* (NULL when empty or unparsable)."""
+class _LocalTime:
+    """SQL turning a naive local wall time (the session time zone, the cycle's) into the
+    naive UTC instant.
+
+    DuckDB's conversion (ICU) is exact but costs about as much as parsing the
+    timestamp.  Around the cycle's period (two years either side), the zone's
+    offset is sampled hourly through that same conversion; within each stretch
+    of constant offset (less a day at either end, so that daylight-saving gaps and
+    overlaps are left to ICU) the conversion is an addition.  Anything else goes
+    through ICU.
+    """
+
+    MARGIN_US = 86_400_000_000  # one day
+
+    def __init__(self, con, start: _dt.date, end: _dt.date):
+        lo = _dt.datetime(start.year - 2, 1, 1)
+        hi = _dt.datetime(end.year + 3, 1, 1)
+        rows = con.raw_sql(
+            f"SELECT epoch_us(h), epoch_us(CAST(h AS TIMESTAMPTZ)) - epoch_us(h) FROM range("
+            f"TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}', TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}', INTERVAL 1 HOUR) t(h) "
+            f"ORDER BY 1").fetchall()
+        runs: list[tuple[int, int, int]] = []  # (first, last sample, offset) in local microseconds
+        for at, off in rows:
+            if runs and runs[-1][2] == off:
+                runs[-1] = (runs[-1][0], at, off)
+            else:
+                runs.append((at, at, off))
+        mid = (_dt.datetime(start.year, start.month, start.day) - _dt.datetime(1970, 1, 1)) // _dt.timedelta(
+            microseconds=1)
+        safe = [(a + self.MARGIN_US, b - self.MARGIN_US, off) for a, b, off in runs if b - a > 2 * self.MARGIN_US]
+        # Most records are near the period: try the stretches nearest to it first.
+        safe.sort(key=lambda r: 0 if r[0] <= mid <= r[1] else min(abs(r[0] - mid), abs(r[1] - mid)))
+        self.stretches = safe
+
+    @staticmethod
+    def _ts(us: int) -> str:
+        return f"make_timestamp({us})"
+
+    def to_utc(self, v: str) -> str:
+        icu = f"make_timestamp(epoch_us(CAST({v} AS TIMESTAMPTZ)))"
+        if not self.stretches:
+            return icu
+        whens = " ".join(
+            f"WHEN {v} BETWEEN {self._ts(a)} AND {self._ts(b)} THEN {v} + INTERVAL '{off} microseconds'"
+            if off else f"WHEN {v} BETWEEN {self._ts(a)} AND {self._ts(b)} THEN {v}"
+            for a, b, off in self.stretches)
+        return f"CASE {whens} ELSE {icu} END"
+
+
+def _sql_type(ctype: str) -> str:
+    return {"string": "VARCHAR", "enum": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
+            "timestamp": "TIMESTAMP", "date": "DATE", "list": "VARCHAR[]"}[ctype]
+
+
+def _typing(col: Column, s: str, kind: str, local: _LocalTime) -> tuple[dict[str, str], str]:
+    """How to type one column: SQL computed first (``{suffix: expr}``, over *s*) and the typed
+    value (over *s* and those, referenced as ``s + suffix``).  NULL when empty or unparsable.
+
+    *s* holds the cleaned string (*kind* ``VARCHAR``) or a native Parquet value.
+    Casts are tried first; a value a cast accepts is kept only if it is written
+    the way the contract says (DuckDB's casts alone are too lenient: they round
+    '3.5' to an integer, read '0x10', '1_000', 'nan', trailing junk after a
+    date, and drop a timestamp's offset when casting to TIMESTAMP).  Values
+    written canonically pass a cheap test; only the others meet a regular
+    expression.
+    """
     t = col.type
+    if kind != "VARCHAR":  # native Parquet values (see _NATIVE)
+        if t == "int":
+            return {}, f"TRY_CAST({s} AS BIGINT)"
+        if t == "float":
+            return {"_d": f"CAST({s} AS DOUBLE)"}, f"CASE WHEN isfinite({s}_d) THEN {s}_d END"
+        if t == "bool":
+            return {}, s
+        if t == "date":
+            return {"_d": f"CAST({s} AS DATE)"}, f"CASE WHEN isfinite({s}_d) THEN {s}_d END"
+        if t == "timestamp":
+            if "TIME ZONE" in kind:
+                return {}, f"CASE WHEN isfinite({s}) THEN make_timestamp(epoch_us({s})) END"
+            return {"_v": f"CAST({s} AS TIMESTAMP)"}, \
+                f"CASE WHEN isfinite({s}_v) THEN {local.to_utc(f'{s}_v')} END"
+        raise AssertionError((t, kind))
     if t == "string":
-        return s
+        return {}, s
     if t == "enum":
-        return s.upper() if _case_of(col) == "upper" else s.lower()
+        return {}, f"upper({s})" if _case_of(col) == "upper" else f"lower({s})"
     if t == "int":
-        return ibis.ifelse(s.re_search(_INT_RE), s.try_cast("int64"), ibis.null("int64"))
+        # '12' round-trips through BIGINT unchanged; '+3', '3.0', '007' meet the regex.
+        return {"_i": f"TRY_CAST({s} AS BIGINT)"}, (
+            f"CASE WHEN CAST({s}_i AS VARCHAR) = {s} THEN {s}_i "
+            f"WHEN regexp_full_match({s}, {_sql_str(_INT_RE)}) THEN {s}_i END")
     if t == "float":
-        return ibis.ifelse(s.re_search(_FLOAT_RE), s.try_cast("float64"), ibis.null("float64"))
+        # The cast also reads 'nan', 'inf', 'infinity' (not finite), '1_000' and '+-1'; nothing
+        # else it reads is refused by the regex (tests/test_tables.py checks this exhaustively).
+        # (Numbers too big for a double, '1e999', are refused too.)
+        return {"_d": f"TRY_CAST({s} AS DOUBLE)"}, (
+            f"CASE WHEN isfinite({s}_d) AND NOT contains({s}, '_') AND NOT starts_with({s}, '+-') "
+            f"THEN {s}_d END")
     if t == "bool":
-        low = s.lower()
-        return ibis.cases((low.isin(_TRUE), True), (low.isin(_FALSE), False), else_=ibis.null("boolean"))
-    if t == "timestamp":
-        aware = ibis.ifelse(s.re_search(_TS_RE), s.try_cast(dt.Timestamp(timezone="UTC")),
-                            ibis.null(dt.Timestamp(timezone="UTC")))
-        return _naive_in_zone("UTC", aware)
+        return {"_l": f"lower({s})"}, (
+            f"CASE WHEN {s}_l IN ({', '.join(map(_sql_str, _TRUE))}) THEN true "
+            f"WHEN {s}_l IN ({', '.join(map(_sql_str, _FALSE))}) THEN false END")
     if t == "date":
-        return ibis.ifelse(s.re_search(_DATE_RE), s.try_cast("date"), ibis.null("date"))
+        # A date is exactly YYYY-MM-DD when it prints back as itself in 10 characters.
+        return {"_d": f"TRY_CAST({s} AS DATE)"}, (
+            f"CASE WHEN length({s}) = 10 AND CAST({s}_d AS VARCHAR) = {s} THEN {s}_d END")
+    if t == "timestamp":
+        # Canonical local times ('2026-08-20', '2026-08-20 20:00', '2026-08-20 20:00:00') are a
+        # prefix of how their TIMESTAMP prints; the rest (T, fractions, offsets) meet the regex
+        # and DuckDB's TIMESTAMPTZ cast, which honours offsets (naive: session zone).
+        return {"_v": f"TRY_CAST({s} AS TIMESTAMP)"}, (
+            f"CASE WHEN length({s}) IN (10, 16, 19) AND {s}_v < TIMESTAMP '10000-01-01' "
+            f"AND starts_with(CAST({s}_v AS VARCHAR), {s}) THEN {local.to_utc(f'{s}_v')} "
+            f"WHEN regexp_full_match({s}, {_sql_str(_TS_RE)}) "
+            f"THEN make_timestamp(epoch_us(TRY_CAST({s} AS TIMESTAMPTZ))) END")
     if t == "list":
-        return s.split(";").map(lambda x: x.strip()).filter(lambda x: x != "")
+        return {}, (f"list_filter(list_transform(string_split({s}, ';'), lambda x: trim(x, ' \t\n')), "
+                    f"lambda x: x <> '')")
     raise AssertionError(t)
 
 
-def _typed_columns(raw, schema: TableSchema, present: set[str]):
-    """raw (strings) → a relation with ``_row``, ``s_<col>`` (trimmed string or NULL) and ``t_<col>`` (typed)."""
-    cols: dict[str, Any] = {}
+@dataclass
+class _Check:
+    kind: str  # 'empty' | 'parse' | 'enum' | 'range' | 'pattern' | 'order' | 'dup' | 'ref'
+    column: str
+    other: str | None = None  # order: the earlier column; ref: 'table.column'
+    bit: int = 0  # record checks: the bit of ``_bad``
+    flag: Any = None  # dup and ref: boolean Ibis expression over the typed table
+
+
+def _record_checks(schema: TableSchema, present: set[str]) -> list[_Check]:
+    """The checks of single records, each with its bit of ``_bad``: on the file's text
+    (empty, parse) and on the typed values (enum, pattern, range, order)."""
+    checks: list[_Check] = []
     for col in schema.columns:
-        if col.name in present:
-            s = raw[col.name]  # already trimmed, NULL when empty (see _clean)
-            cols[f"s_{col.name}"] = s
-            cols[f"t_{col.name}"] = _typed(col, s).cast(_IBIS_TYPES[col.type])
-        else:
-            cols[f"s_{col.name}"] = ibis.null("string")
-            cols[f"t_{col.name}"] = ibis.null(_IBIS_TYPES[col.type])
-    return raw.select("_row", **cols)
+        if col.name not in present:
+            continue
+        if col.nonempty:
+            checks.append(_Check("empty", col.name))
+        if col.type in ("int", "float", "bool", "timestamp", "date"):
+            checks.append(_Check("parse", col.name))
+        if col.type == "enum" and col.allowed:
+            checks.append(_Check("enum", col.name))
+        if col.pattern:
+            checks.append(_Check("pattern", col.name))
+        if col.min is not None or col.max is not None:
+            checks.append(_Check("range", col.name))
+    for table, later, earlier in ORDERINGS:
+        if table == schema.name and later in present and earlier in present:
+            checks.append(_Check("order", later, other=earlier))
+    for i, ch in enumerate(checks):
+        ch.bit = 1 << i
+    return checks
+
+
+def _record_check_sql(schema: TableSchema, ch: _Check) -> str:
+    """SQL: the check fails (over ``s<j>``, the text, and ``t<j>``, the typed value, of column j)."""
+    j = schema.names.index(ch.column)
+    col = schema.columns[j]
+    s, t = f"s{j}", f"t{j}"
+    if ch.kind == "empty":
+        return f"{s} IS NULL"
+    if ch.kind == "parse":
+        return f"{s} IS NOT NULL AND {t} IS NULL"
+    if ch.kind == "enum":
+        return f"{t} NOT IN ({', '.join(map(_sql_str, col.allowed))})"
+    if ch.kind == "pattern":
+        return f"NOT regexp_matches({t}, {_sql_str(col.pattern)})"
+    if ch.kind == "range":
+        low = f"{t} < {col.min!r}" if col.min is not None else None
+        high = f"{t} > {col.max!r}" if col.max is not None else None
+        return " OR ".join(x for x in (low, high) if x)
+    if ch.kind == "order":
+        return f"{t} < t{schema.names.index(ch.other)}"
+    raise AssertionError(ch.kind)
+
+
+def _create_typed(con, src: SourceFile, schema: TableSchema, source: _Source, local: _LocalTime) -> None:
+    """Create the typed table in one pass over the file: the contract columns, typed, and
+    ``_bad``, the bit mask of the record checks that fail (see :func:`_record_checks`;
+    NULL values pass every check but 'empty').  Its ``rowid`` is the record index
+    (DuckDB keeps the scan order)."""
+    l1, l2, l3, out = [], [], [], []
+    for j, col in enumerate(schema.columns):
+        if col.name not in source.values:
+            out.append(f"CAST(NULL AS {_sql_type(col.type)}) AS {_ident(col.name)}")
+            continue
+        s = f"s{j}"
+        sql, kind = source.values[col.name]
+        pre, typed = _typing(col, s, kind, local)
+        l1.append(f"{sql} AS {s}")
+        l2.append(s)
+        l2 += [f"{expr} AS {s}{suffix}" for suffix, expr in pre.items()]
+        l3 += [s, f"CAST({typed} AS {_sql_type(col.type)}) AS t{j}"]
+        out.append(f"t{j} AS {_ident(col.name)}")
+    terms = [f"CASE WHEN {_record_check_sql(schema, ch)} THEN {ch.bit} ELSE 0 END"
+             for ch in _record_checks(schema, set(source.values))]
+    out.append(f"CAST({' + '.join(terms) or '0'} AS {'INTEGER' if len(terms) < 31 else 'BIGINT'}) AS _bad")
+    sql = (f"CREATE TABLE {_ident(_typed_name(schema.name))} AS SELECT {', '.join(out)} FROM ("
+           f"SELECT {', '.join(l3) or '1 AS _none'} FROM ("
+           f"SELECT {', '.join(l2) or '1 AS _none'} FROM ("
+           f"SELECT {', '.join(l1) or '1 AS _none'} FROM {source.relation})))")
+    try:
+        con.raw_sql(sql)
+    except Exception as exc:  # duckdb raises its own exception classes
+        if src.format == "csv":
+            raise _csv_error(src, exc) from None
+        if src.format == "parquet":
+            raise DataError(f"the file cannot be read as Parquet: {str(exc).splitlines()[0]}",
+                            file=src.display) from None
+        raise
 
 
 # --------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class _Check:
-    kind: str  # 'empty' | 'parse' | 'enum' | 'range' | 'pattern' | 'dup' | 'order' | 'ref'
-    column: str
-    flag: Any  # boolean Ibis expression over the base relation
-    other: str | None = None  # order: the earlier column; ref: 'table.column'
 
 
 def _fmt_num(x: float) -> str:
@@ -746,41 +991,20 @@ def _range_text(col: Column) -> str:
     return f"a value of at most {_fmt_num(col.max)}"
 
 
-def _checks(result: Tables, schema: TableSchema, present: set[str], rel, s_of, t_of,
+def _checks(result: Tables, schema: TableSchema, present: set[str], rel,
             first=None) -> tuple[list[_Check], list[tuple[str, str, str]]]:
-    """The row checks of *schema* as boolean expressions over *rel*.
+    """Every check of *schema*'s records over *rel* (the typed table with ``_row`` and
+    ``_bad``): the record checks, then duplicates and references.
 
-    ``s_of(col)`` gives the cleaned string, ``t_of(col)`` the typed value; the
-    duplicate check needs *first* (the first ``_row`` holding the same key).
-    Also returns the references from list columns (checked through unnest).
+    The duplicate check needs *first* (the first ``_row`` holding the same
+    key).  Also returns the references from list columns (checked through
+    unnest).
     """
-    checks: list[_Check] = []
-    for col in schema.columns:
-        if col.name not in present:
-            continue
-        if col.nonempty:
-            checks.append(_Check("empty", col.name, s_of(col.name).isnull()))
-        if col.type in ("int", "float", "bool", "timestamp", "date"):
-            checks.append(_Check("parse", col.name, s_of(col.name).notnull() & t_of(col.name).isnull()))
-        t = t_of(col.name)
-        if col.type == "enum" and col.allowed:
-            checks.append(_Check("enum", col.name, t.notnull() & ~t.isin(col.allowed)))
-        if col.pattern:
-            checks.append(_Check("pattern", col.name, t.notnull() & ~t.re_search(col.pattern)))
-        if col.min is not None or col.max is not None:
-            out = ibis.literal(False)
-            if col.min is not None:
-                out = out | (t < col.min)
-            if col.max is not None:
-                out = out | (t > col.max)
-            checks.append(_Check("range", col.name, t.notnull() & out))
-        if schema.key == col.name:
-            flag = t.notnull() & (rel["_row"] != first) if first is not None else ibis.literal(False)
-            checks.append(_Check("dup", col.name, flag))
-    for table, later, earlier in ORDERINGS:
-        if table == schema.name and later in present and earlier in present:
-            a, b = t_of(later), t_of(earlier)
-            checks.append(_Check("order", later, a.notnull() & b.notnull() & (a < b), other=earlier))
+    checks = _record_checks(schema, present)
+    if schema.key in present:
+        t = rel[schema.key]
+        checks.append(_Check("dup", schema.key, flag=t.notnull() & (rel["_row"] != first)
+                             if first is not None else ibis.literal(False)))
     list_refs = []
     for table, column, target, tcol in REFERENCES:
         if table != schema.name or column not in present or target not in result.tables:
@@ -789,61 +1013,66 @@ def _checks(result: Tables, schema: TableSchema, present: set[str], rel, s_of, t
             list_refs.append((column, target, tcol))
             continue
         ids = result.tables[target][tcol]
-        t = t_of(column)
-        checks.append(_Check("ref", column, t.notnull() & ~t.isin(ids), other=f"{target}.{tcol}"))
+        t = rel[column]
+        checks.append(_Check("ref", column, other=f"{target}.{tcol}", flag=t.notnull() & ~t.isin(ids)))
     return checks, list_refs
 
 
-def _validate(result: Tables, schema: TableSchema, raw, base, present: set[str], problems: _Problems,
+def _validate(result: Tables, schema: TableSchema, source: _Source, problems: _Problems,
               t_order: int, limit: int) -> None:
-    """Count every problem with two aggregate queries (raw strings, typed table);
-    when there are some, fetch the first *limit* offending rows in one more query."""
+    """Count every problem with one aggregate query over the typed table (and one more over
+    the records that fail some record check, if any); when there are problems, fetch
+    the first *limit* offending records, and their text from the file for the messages."""
     name = schema.name
     src = result.sources[name]
-    typed = result.tables[name]
-    checks, list_refs = _checks(result, schema, present, typed, lambda c: typed[c], lambda c: typed[c])
-    # Counts.  empty = rows - non-empty raw cells; parse = non-empty raw cells - typed values;
-    # dup = keys - distinct keys; everything else is a condition on the typed table.
-    raw_cols = sorted({ch.column for ch in checks if ch.kind in ("empty", "parse")})
-    raw_aggs = {f"n_{c}": raw[c].count() for c in raw_cols}
-    raw_counts = raw.aggregate(_n=raw.count(), **raw_aggs).to_pyarrow().to_pylist()[0] if raw_aggs else {}
-    typed_aggs: dict[str, Any] = {}
+    con = result.con
+    present = set(source.values)
+    full = con.sql(f"SELECT rowid AS _row, * FROM {_ident(_typed_name(name))}")
+    checks, list_refs = _checks(result, schema, present, full)
+
+    def flag(rel, ch):
+        return (rel["_bad"] & ch.bit) != 0 if ch.bit else ch.flag
+
+    # Counts: dup = keys - distinct keys; record checks by their bits; references by their flags.
+    # (Keys are first told apart by their hashes, cheaper to count: when all differ, so do the keys.)
+    aggs: dict[str, Any] = {"_n": full.count(), "_bits": full["_bad"].bit_or()}
     for i, ch in enumerate(checks):
-        if ch.kind == "parse":
-            typed_aggs[f"k{i}"] = typed[ch.column].count()
-        elif ch.kind == "dup":
-            typed_aggs[f"k{i}"] = typed[ch.column].count() - typed[ch.column].nunique()
-        elif ch.kind != "empty":
-            typed_aggs[f"k{i}"] = ch.flag.fill_null(False).cast("int64").sum()
-    typed_counts = typed.aggregate(**typed_aggs).to_pyarrow().to_pylist()[0] if typed_aggs else {}
-    counts: dict[int, int] = {}
+        if ch.kind == "dup":
+            key = full[ch.column]
+            aggs[f"k{i}"] = key.count() - _hash(key).nunique(where=key.notnull())  # (hash(NULL) is a value)
+        elif not ch.bit:
+            aggs[f"k{i}"] = ch.flag.fill_null(False).cast("int64").sum()
+    got = full.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+    result.counts[name] = int(got["_n"])
     for i, ch in enumerate(checks):
-        if ch.kind == "empty":
-            counts[i] = raw_counts["_n"] - raw_counts[f"n_{ch.column}"]
-        elif ch.kind == "parse":
-            counts[i] = raw_counts[f"n_{ch.column}"] - (typed_counts[f"k{i}"] or 0)
-        else:
-            counts[i] = int(typed_counts[f"k{i}"] or 0)
+        if ch.kind == "dup" and got[f"k{i}"]:  # duplicates, or hashes that collide
+            key = full[ch.column]
+            got[f"k{i}"] = full.aggregate(k=key.count() - key.nunique()).to_pyarrow().to_pylist()[0]["k"]
+    if got["_bits"]:
+        bad = full.filter(full["_bad"] != 0)
+        got.update(bad.aggregate(**{f"k{i}": flag(bad, ch).cast("int64").sum() for i, ch in enumerate(checks)
+                                    if ch.bit}).to_pyarrow().to_pylist()[0])
+    counts = {i: int(got.get(f"k{i}") or 0) for i in range(len(checks))}
 
     order = {c: i for i, c in enumerate(schema.names)}
     kind_rank = {"empty": 0, "parse": 1, "enum": 1, "pattern": 1, "range": 2, "dup": 3, "order": 4, "ref": 5}
     n = sum(counts.values())
     if n:
         problems.total += n
-        # The rows themselves: the same checks over the raw strings and the recomputed types.
         dup = any(counts[i] for i, ch in enumerate(checks) if ch.kind == "dup")
-        if dup:
-            base = base.mutate(_first=base["_row"].min().over(group_by=base[f"t_{schema.key}"]))
-        rel_checks, _ = _checks(result, schema, present, base, lambda c: base[f"s_{c}"],
-                                lambda c: base[f"t_{c}"], first=base["_first"] if dup else None)
+        base = full.mutate(_first=full["_row"].min().over(group_by=full[schema.key])) if dup else full
+        rel_checks, _ = _checks(result, schema, present, base, first=base["_first"] if dup else None)
         active = [f"f{i}" for i in counts if counts[i]]
-        flagged = base.mutate(**{f"f{i}": rel_checks[i].flag.fill_null(False) for i in counts if counts[i]})
+        flagged = base.mutate(**{f"f{i}": flag(base, rel_checks[i]).fill_null(False) for i in counts if counts[i]})
         any_flag = ibis.or_(*[flagged[k] for k in active])
-        wanted = ["_row"] + active + [f"s_{c}" for c in schema.names] + (["_first"] if dup else [])
+        wanted = ["_row"] + active + (["_first"] if dup else [])
         rows = flagged.filter(any_flag).order_by("_row").limit(limit).select(*wanted).to_pyarrow().to_pylist()
+        quoted = {c for i in counts if counts[i] for c in (checks[i].column, checks[i].other) if c in present}
+        text = source.raw([r["_row"] for r in rows], sorted(quoted, key=schema.names.index))
         needed = [r["_row"] for r in rows] + [r["_first"] for r in rows if r.get("_first") is not None]
         lines = dict(zip(needed, result.line_of(name, needed))) if needed else {}
         for r in rows:
+            r.update({f"s_{c}": text.get(r["_row"], {}).get(c) for c in schema.names})
             for k in active:
                 if not r[k]:
                     continue
@@ -853,7 +1082,7 @@ def _validate(result: Tables, schema: TableSchema, raw, base, present: set[str],
                              count=False)
     for column, target, tcol in list_refs:
         ids = result.tables[target][tcol]
-        un = typed.select("_row", _v=typed[column].unnest())
+        un = full.select("_row", _v=full[column].unnest())
         bad = un.filter(un._v.notnull() & ~un._v.isin(ids))
         n = int(bad.count().execute())
         if not n:

@@ -498,3 +498,196 @@ def test_xlsx(tmp_path):
                                                       "agents.xlsx": lambda p: write(p, bad=True)}))
     assert where(errs) == [("ws/data/agents.xlsx", 4, "left_on")]
     assert "'soon'" in errs[0].message
+
+
+# --------------------------------------------------------------------------
+# One pass over big files, typed tables, the cheap value tests
+# --------------------------------------------------------------------------
+
+
+def test_typed_tables_hold_row_and_contract_columns_only(tmp_path):
+    tables = load_tables(make_ws(tmp_path, {}))
+    for name, t in tables.tables.items():
+        assert t.columns == ("_row", *SCHEMAS[name].names)
+    assert tables.counts == {"agents": 2, "tickets": 1}
+    # loading again on the same connection replaces the tables
+    again = load_tables(make_ws(tmp_path / "again", {"tickets.csv": T_HEAD + T_OK + T_OK.replace("t1", "t2")}),
+                        tables.con)
+    assert [r["ticket_id"] for r in rows(again, "tickets", "ticket_id")] == ["t1", "t2"]
+
+
+def test_row_numbers_of_a_big_multi_chunk_csv(tmp_path):
+    # ~40 MB: several CSV buffers, read by parallel threads; _row must still be the record index
+    n = 300_000
+    pad = "x" * 100
+
+    def write(path, bad=True):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(T_HEAD)
+            for i in range(n):
+                if i == 1000:  # a record spanning two lines: later lines are one more than _row + 2
+                    fh.write(f't{i},"c\n{i}",im,2026-08-20 20:00,,,,a1,0,no,no,,,,,\n')
+                elif i == n - 7 and bad:
+                    fh.write(f"t{i},c{i}{pad},im,2026-08-20 20:00,,,,a1,{i}.5,no,no,,,,,\n")  # not a whole number
+                elif i == n - 3 and bad:
+                    fh.write(f"t{i},c{i}{pad},im,2026-08-20 20:00,,,,a1,0,no,no,,9,,,\n")  # csat out of range
+                else:
+                    fh.write(f"t{i},c{i}{pad},im,2026-08-20 20:00,,,,a1,{i % 7},no,no,,,,,{i}\n")
+
+    errs, total = problems_of(make_ws(tmp_path, {"tickets.csv": write}))
+    assert total == 2
+    assert where(errs) == [("ws/data/tickets.csv", n - 7 + 3, "reopened"), ("ws/data/tickets.csv", n - 3 + 3, "csat")]
+    assert f"'{n - 7}.5'" in errs[0].message and "csat 9 " in errs[1].message
+    tables = load_tables(make_ws(tmp_path / "ok", {"tickets.csv": lambda p: write(p, bad=False)}))
+    t = tables.tables["tickets"]
+    mismatched = t.filter(t.ticket_id != ("t" + t._row.cast("string"))).count().execute()
+    assert mismatched == 0 and tables.counts["tickets"] == n
+    assert tables.line_of("tickets", [999, 1000, 1001, n - 1]) == [1001, 1002, 1004, n + 2]
+
+
+def _typing_over(con, ctype: str, strings: list[str]):
+    """Type cleaned *strings* (trimmed, not empty) as load_tables does; return {s: value as text}."""
+    import pyarrow as pa
+
+    from engine.tables import Column, _LocalTime, _typing
+
+    strings = sorted({s.strip(" ") for s in strings} - {""})
+    con.raw_sql("DROP TABLE IF EXISTS _strings")
+    con.create_table("_strings", pa.table({"s": pa.array(strings, pa.string())}))
+    local = _LocalTime(con, dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    pre, typed = _typing(Column("x", ctype), "s", "VARCHAR", local)
+    inner = ", ".join(["s"] + [f"{e} AS s{suffix}" for suffix, e in pre.items()])
+    got = con.raw_sql(f"SELECT s, CAST({typed} AS VARCHAR) FROM (SELECT {inner} FROM _strings)").fetchall()
+    return dict(got), strings
+
+
+def _reference(con, sql: str, strings: list[str]):
+    """{s: value as text} by the contract's regular expressions and DuckDB's casts."""
+    return dict(con.raw_sql(f"SELECT s, CAST({sql} AS VARCHAR) FROM _strings").fetchall())
+
+
+def test_cheap_number_tests_agree_with_the_contract_regexes():
+    import itertools
+
+    from engine.tables import _FLOAT_RE, _INT_RE, connect
+
+    con = connect("UTC")
+    alphabet = "019.+-eE_xnif "
+    strings = ["".join(p) for k in range(1, 5) for p in itertools.product(alphabet, repeat=k)]
+    strings += ["nan", "NaN", "inf", "-inf", "+Infinity", "infinity", "0x10", "0b11", "1_000", "3.5", "3.0",
+                "007", "+3", "-0", "1e3", "1.5e3", ".5", "5.", "+.5", "5.e3", "1e400", "-1e400", "1e-400",
+                "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1,000", "١٢", "3.000"]
+    got, strings = _typing_over(con, "int", strings)
+    want = _reference(con, f"CASE WHEN regexp_matches(s, '{_INT_RE}') THEN TRY_CAST(s AS BIGINT) END", strings)
+    assert {s: v for s, v in got.items() if v != want[s]} == {}
+    assert got["3.0"] == "3" and got["3.5"] is None and got["0x10"] is None and got["1_000"] is None
+    got, strings = _typing_over(con, "float", strings)
+    want = _reference(con, f"CASE WHEN regexp_matches(s, '{_FLOAT_RE}') AND isfinite(TRY_CAST(s AS DOUBLE)) "
+                           f"THEN TRY_CAST(s AS DOUBLE) END", strings)
+    assert {s: v for s, v in got.items() if v != want[s]} == {}
+    assert got["1e3"] == "1000.0" and got["nan"] is None and got["inf"] is None and got["1e400"] is None
+
+
+def _mutations(seed: str, alphabet: str) -> list[str]:
+    out = [seed]
+    for i in range(len(seed) + 1):
+        out.append(seed[:i] + seed[i + 1:])
+        for c in alphabet:
+            out.append(seed[:i] + c + seed[i + 1:])
+            out.append(seed[:i] + c + seed[i:])
+    return out
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai", "Europe/Berlin", "America/New_York"])
+def test_cheap_time_tests_agree_with_the_contract_regexes(tz):
+    from engine.tables import _DATE_RE, _TS_RE, connect
+
+    con = connect(tz)
+    alphabet = "0129 -:T.Z+a/"
+    seeds = ["2026-08-20", "2026-08-20 20:00", "2026-08-20 20:05:30", "2026-08-20T20:05:30+08:00",
+             "2026-08-20 20:05:30.25Z", "2026-03-29 02:30:00", "2026-10-25 02:30", "2026-11-01 01:30:00",
+             "2026-03-08 02:30:00", "0999-01-01 00:00:00", "1969-12-31 23:59:59"]
+    strings = [m for seed in seeds for m in _mutations(seed, alphabet)]
+    strings += ["10000-01-01 00:00:00", "10000-01-01 00:00:0", "2026-08-20 20:00:00 (BC)", "epoch", "infinity",
+                "2026-08-2  20:00:00", "2026-08-20 20:00:00 Asia/Tokyo", "2026-08-20 24:00:00", "2026-02-30"]
+    # every 90 minutes of 2025 and 2026 (daylight-saving changes included), in both canonical forms
+    start = dt.datetime(2025, 1, 1)
+    hours = [start + dt.timedelta(minutes=30 * k) for k in range(2 * 366 * 48)]
+    strings += [h.strftime("%Y-%m-%d %H:%M:%S") for h in hours[::3]]
+    strings += [h.strftime("%Y-%m-%d %H:%M") for h in hours[1::3]]
+    got, strings = _typing_over(con, "timestamp", strings)
+    want = _reference(con, f"CASE WHEN regexp_matches(s, '{_TS_RE}') "
+                           f"THEN timezone('UTC', TRY_CAST(s AS TIMESTAMPTZ)) END", strings)
+    assert {s: (v, want[s]) for s, v in got.items() if v != want[s]} == {}
+    got, strings = _typing_over(con, "date", [m for seed in seeds for m in _mutations(seed[:10], alphabet)])
+    want = _reference(con, f"CASE WHEN regexp_matches(s, '{_DATE_RE}') THEN TRY_CAST(s AS DATE) END", strings)
+    assert {s: (v, want[s]) for s, v in got.items() if v != want[s]} == {}
+
+
+def test_parquet_native_types(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(path, bad=False):
+        pq.write_table(pa.table({
+            "ticket_id": ["t1", "t2", "t3"], "customer_id": [" c1 ", "", None], "channel": ["IM", "im", "im"],
+            "created_at": pa.array([dt.datetime(2026, 8, 20, 20, 0)] * 3, pa.timestamp("ms")),
+            "first_response_at": pa.array([dt.date(2026, 8, 21), None, None], pa.date32()),
+            "resolved_at": pa.array([dt.datetime(2026, 8, 21, 19, 0), None, None], pa.timestamp("us", tz="UTC")),
+            "closed_at": pa.array([None] * 3, pa.timestamp("us")), "assignee": ["a1", "a2", None],
+            "reopened": pa.array([0, 1, 2], pa.int32()), "escalated": [True, False, None],
+            "product_issue": pa.array([1, 0, 2 if bad else 1], pa.int8()),  # integers read as yes/no
+            "rating": ["good", None, "bad"], "csat": pa.array([5, None, 4], pa.uint8()),
+            "bad_review_cause": [None, None, "product"],
+            "handle_minutes": [10.5, float("nan") if bad else 3.0, None],
+            "wait_seconds": pa.array([1, 2, 3], pa.int64()),
+        }), path)
+
+    tables = load_tables(make_ws(tmp_path, {"tickets.csv": None, "tickets.parquet": write}))
+    got = rows(tables, "tickets", "customer_id", "created_at", "first_response_at", "resolved_at", "reopened",
+               "product_issue", "csat", "handle_minutes")
+    assert got[0] == {"customer_id": "c1", "created_at": dt.datetime(2026, 8, 20, 12, 0),
+                      "first_response_at": dt.datetime(2026, 8, 20, 16, 0),  # a date: local midnight
+                      "resolved_at": dt.datetime(2026, 8, 21, 19, 0),  # an instant stays as it is
+                      "reopened": 0, "product_issue": True, "csat": 5, "handle_minutes": 10.5}
+    assert got[1]["customer_id"] is None and got[2]["customer_id"] is None
+    schema = tables.tables["tickets"].schema()
+    assert str(schema["reopened"]) == "int64" and str(schema["csat"]) == "int64"
+    errs, total = problems_of(make_ws(tmp_path / "bad", {"tickets.csv": None,
+                                                          "tickets.parquet": lambda p: write(p, bad=True)}))
+    assert where(errs) == [("ws/data/tickets.parquet", 2, "handle_minutes"),
+                           ("ws/data/tickets.parquet", 3, "product_issue")]
+    assert "'nan'" in errs[0].message and "'2'" in errs[1].message
+
+
+def test_values_the_casts_accept_but_the_contract_refuses(tmp_path):
+    tickets = T_HEAD + (
+        "t1,c1,im,2026-08-20 20:00:00 Asia/Tokyo,,,,a1,0x10,no,no,,,,nan,1_000\n"
+        "t2,c1,im,2026-08-2  20:00:00,,,,a1,1e3,no,no,,,,inf,0x10\n"
+        "t3,c1,im,2026-08-20 20:00:00 +0800,,,,a1,1_000,no,no,,,,,\n"
+    )
+    agents = AGENTS.replace("2025-01-01", "2025-01-01 junk")
+    errs, total = problems_of(make_ws(tmp_path, {"tickets.csv": tickets, "agents.csv": agents}))
+    assert [(e.line, e.field) for e in errs] == [
+        (2, "hired_on"),
+        (2, "created_at"), (2, "reopened"), (2, "handle_minutes"), (2, "wait_seconds"),
+        (3, "created_at"), (3, "reopened"), (3, "handle_minutes"), (3, "wait_seconds"),
+        (4, "created_at"), (4, "reopened")]
+    assert total == 11
+    assert "'2025-01-01 junk'" in errs[0].message and "'0x10'" in errs[2].message
+
+
+def test_colliding_key_hashes_are_not_duplicates(tmp_path, monkeypatch):
+    import ibis
+
+    import engine.tables as tables_mod
+
+    # every key hashes alike: the exact count decides
+    monkeypatch.setattr(tables_mod, "_hash",
+                        lambda value: ibis.literal(7, "uint64") + value.length().cast("uint64") * 0)
+    tickets = T_HEAD + T_OK + T_OK.replace("t1", "t2") + T_OK.replace("t1", "t3")
+    tables = load_tables(make_ws(tmp_path, {"tickets.csv": tickets}))
+    assert tables.counts["tickets"] == 3
+    errs, total = problems_of(make_ws(tmp_path / "dup", {"tickets.csv": tickets + T_OK.replace("t1", "t2")}))
+    assert total == 1 and where(errs) == [("ws/data/tickets.csv", 5, "ticket_id")]
+    assert "first used on line 3" in errs[0].message
