@@ -171,3 +171,62 @@ def bars(labels: Sequence[str], values: Sequence[float | None], width: float = 6
                     f'stroke="{TARGET}" stroke-width="1" stroke-dasharray="4 2"/>')
         body.append(_text(left + plot_w, y - 3, reference_label, 6.5, "end", TARGET))
     return _svg(width, height, body, title)
+
+
+def trend_panels(cycles: Sequence[str], panels: Sequence[dict], width: float = 680,
+                 per_row: int = 3, panel_h: float = 86, title: str = "Trend over the cycles") -> Markup:
+    """Small multiples: one line per metric over the cycles (oldest first, this cycle last).
+
+    ``panels``: dicts with label, values (one per cycle, None where missing) and
+    fmt (value → text).  Each panel has its own scale; the last point (this
+    cycle) is highlighted.
+    """
+    gap, top, bottom, side = 10.0, 16.0, 14.0, 16.0
+    rows = max(1, math.ceil(len(panels) / per_row))
+    pw = (width - gap * (per_row - 1)) / per_row
+    height = rows * panel_h + (rows - 1) * gap
+    n = len(cycles)
+    body = []
+    for idx, p in enumerate(panels):
+        ox = (idx % per_row) * (pw + gap)
+        oy = (idx // per_row) * (panel_h + gap)
+        fmt = p.get("fmt") or (lambda v: f"{v:g}")
+        body.append(f'<rect x="{_n(ox)}" y="{_n(oy)}" width="{_n(pw)}" height="{_n(panel_h)}" fill="none" '
+                    f'stroke="{GRID}" stroke-width="0.6" rx="2"/>')
+        body.append(_text(ox + 5, oy + 10, p["label"], 7, "start", INK, "bold"))
+        x0, x1 = ox + side, ox + pw - side
+        y0, y1 = oy + top + 8, oy + panel_h - bottom  # y0: top of the plot, y1: its bottom
+        vals = [v if _finite(v) else None for v in p["values"]]
+        finite = [v for v in vals if v is not None]
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        if hi == lo:
+            lo, hi = lo - 1.0, hi + 1.0
+
+        def xy(i, v):
+            x = x0 + ((x1 - x0) * i / (n - 1) if n > 1 else (x1 - x0) / 2)
+            return x, y1 - (y1 - y0) * (v - lo) / (hi - lo)
+
+        body.append(f'<line x1="{_n(x0)}" y1="{_n(y1)}" x2="{_n(x1)}" y2="{_n(y1)}" stroke="{GRID}" '
+                    f'stroke-width="0.6"/>')
+        for i, name in enumerate(cycles):
+            x, _ = xy(i, lo)
+            body.append(_text(x, y1 + 9, name, 5.5, "middle", MUTED))
+        segment: list[str] = []
+        for i, v in enumerate(vals + [None]):
+            if v is None:
+                if len(segment) > 1:
+                    body.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{ACCENT}" '
+                                f'stroke-width="1.4"/>')
+                segment = []
+                continue
+            x, y = xy(i, v)
+            segment.append(f"{_n(x)},{_n(y)}")
+        for i, v in enumerate(vals):
+            if v is None:
+                continue
+            x, y = xy(i, v)
+            last = i == n - 1
+            body.append(f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{2.6 if last else 1.8}" '
+                        f'fill="{ACCENT if last else OTHER}"/>')
+            body.append(_text(x, y - 4, fmt(v), 6, "middle", INK if last else MUTED, "bold" if last else "normal"))
+    return _svg(width, height, body, title)

@@ -61,6 +61,8 @@ class Evaluator(CohortBuilder):
         def exact(value):
             """Floating values summed as DECIMAL(38, 12): a parallel float sum depends on the
             order rows arrive in, an exact decimal sum does not (same inputs, same bytes)."""
+            # (the exact total is cast back to float in the database: deterministic, and no
+            # Python Decimal objects reach pandas)
             return value.cast(EXACT) if value.type().is_floating() else value
 
         def column(expr):
@@ -88,17 +90,17 @@ class Evaluator(CohortBuilder):
             # credit-weighted only where credit is split over a list of agents
             split = self.plan.schemas[cm.table][self.plan.tables[cm.table].agent].is_array() \
                 if cm.table in self.plan.tables and self.plan.tables[cm.table].agent else False
-            out[f"{cm.id}__v"] = exact(t._credit).sum(where=cond) if split else rows.count(where=cond)
+            out[f"{cm.id}__v"] = exact(t._credit).sum(where=cond).cast("float64") if split else rows.count(where=cond)
             out[f"{cm.id}__n"] = rows.count(where=cond)
         elif agg == "ratio":
             num_cond = flt(where, cm.numerator)
             den_cond = flt(where, cm.denominator)
             if cm.numerator_value is not None:
-                out[f"{cm.id}__num"] = exact(column(cm.numerator_value)).sum(where=num_cond)
+                out[f"{cm.id}__num"] = exact(column(cm.numerator_value)).sum(where=num_cond).cast("float64")
             else:
                 out[f"{cm.id}__num"] = rows.count(where=num_cond)
             if cm.denominator_value is not None:
-                out[f"{cm.id}__den"] = exact(column(cm.denominator_value)).sum(where=den_cond)
+                out[f"{cm.id}__den"] = exact(column(cm.denominator_value)).sum(where=den_cond).cast("float64")
             else:
                 out[f"{cm.id}__den"] = rows.count(where=den_cond)
             out[f"{cm.id}__n"] = rows.count(where=den_cond)
@@ -106,9 +108,9 @@ class Evaluator(CohortBuilder):
             value = column(cm.value)
             cond = flt(where)
             if agg == "sum":
-                out[f"{cm.id}__v"] = exact(value.cast("float64") * t._credit).sum(where=cond)  # credit 1.0 unless split
+                out[f"{cm.id}__v"] = exact(value.cast("float64") * t._credit).sum(where=cond).cast("float64")  # credit 1.0 unless split
             elif agg == "mean":
-                out[f"{cm.id}__v"] = exact(value.cast("float64")).mean(where=cond)
+                out[f"{cm.id}__v"] = exact(value.cast("float64")).mean(where=cond).cast("float64")
             elif agg == "min":
                 out[f"{cm.id}__v"] = value.min(where=cond)
             elif agg == "max":
@@ -154,8 +156,8 @@ class Evaluator(CohortBuilder):
         return Evaluation(plan=plan, frames=frames, roster=self.roster, notes=self.notes,
                           cohort_sizes=self.cohort_sizes, lists=lists, constants=self.constants)
 
-    def _group(self, cohort: ibis.Table, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
-        """One aggregation query: the metrics per scope id (and per value of dimension `by`)."""
+    def _group_expr(self, cohort: ibis.Table, scope: str, by: str | None,
+                    metrics: list[CompiledMetric]) -> ibis.Table:
         keys = [k for k in (SCOPE_KEY[scope], f"_dim_{by}" if by else None) if k]
         aggs: dict[str, ibis.Value] = {}
         for cm in metrics:
@@ -165,7 +167,11 @@ class Evaluator(CohortBuilder):
             base = base.filter(base[SCOPE_KEY[scope]].notnull())
         if by:  # a record with an empty dimension value counts in the totals, not in a breakdown row
             base = base.filter(base[f"_dim_{by}"].notnull())
-        expr = base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
+        return base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
+
+    def _group(self, cohort: ibis.Table, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
+        """One aggregation query: the metrics per scope id (and per value of dimension `by`)."""
+        expr = self._group_expr(cohort, scope, by, metrics)
         df = self._finish_table_metrics(expr.execute(), metrics)
         if by and len(df):  # a breakdown row exists only where some record counts for its metrics
             counted = np.zeros(len(df), dtype=bool)
@@ -191,16 +197,29 @@ class Evaluator(CohortBuilder):
         parts = []
         for (table, by, scope), lids in groups.items():
             metrics = list({specs[lid].metric: self.plan.metrics[specs[lid].metric] for lid in lids}.values())
-            grouped = self._group(self.cohorts[table], scope, by, metrics)
+            grouped = self._group_expr(self.cohorts[table], scope, by, metrics)
+            scope_key = SCOPE_KEY[scope]
             for lid in lids:
+                # The top N per scope id is picked in the database: a dimension such as the
+                # customer has as many values as there are customers.
                 spec = specs[lid]
-                mid = spec.metric
-                df = grouped[grouped[mid].notna() & (grouped[f"{mid}__n"] >= spec.min_n)]
-                df = df.assign(_desc=-df[mid] if spec.order == "desc" else df[mid], key=df["breakdown"].astype(str))
-                df = df.sort_values(["id", "_desc", "key"], kind="stable").groupby("id", sort=False).head(spec.top)
-                out = pd.DataFrame({"scope": scope, "id": df["id"].astype(str), "list": lid, "key": df["key"],
-                                    "value": df[mid].astype("float64"), "n": df[f"{mid}__n"].astype("int64")})
-                out.insert(3, "rank", out.groupby("id").cumcount() + 1)
+                cm = self.plan.metrics[spec.metric]
+                mid = cm.id
+                if cm.agg == "ratio":
+                    den = grouped[f"{mid}__den"].cast("float64")
+                    value = grouped[f"{mid}__num"].cast("float64") / den.nullif(0)
+                else:
+                    value = grouped[f"{mid}__v"].cast("float64")
+                ranked = grouped.select(_id=grouped[scope_key] if scope_key else ibis.literal("org"),
+                                        key=grouped[f"_dim_{by}"].cast("string"), value=value,
+                                        n=grouped[f"{mid}__n"])
+                ranked = ranked.filter(ranked.value.notnull() & (ranked.n >= max(spec.min_n, 1)))
+                order = [ranked.value.desc() if spec.order == "desc" else ranked.value.asc(), ranked.key.asc()]
+                ranked = ranked.mutate(rank=ibis.row_number().over(ibis.window(group_by=ranked._id, order_by=order)) + 1)
+                df = ranked.filter(ranked.rank <= spec.top).execute()
+                out = pd.DataFrame({"scope": scope, "id": df["_id"].astype(str), "list": lid,
+                                    "rank": df["rank"].astype("int64"), "key": df["key"].astype(str),
+                                    "value": df["value"].astype("float64"), "n": df["n"].astype("int64")})
                 parts.append(out)
         if not parts:
             return pd.DataFrame(columns=LIST_COLUMNS)

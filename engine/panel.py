@@ -186,7 +186,11 @@ def _ruleset_settings(ws: Workspace) -> tuple[tuple[str, ...], int, dict]:
     """Grade order (worst first), flag spread and rubric from the cycle's ruleset."""
     from .ruleset import load_ruleset
 
-    rs = load_ruleset(ws.config.ruleset, relative_to=ws.root).ruleset
+    return ruleset_grade_settings(load_ruleset(ws.config.ruleset, relative_to=ws.root).ruleset)
+
+
+def ruleset_grade_settings(rs) -> tuple[tuple[str, ...], int, dict]:
+    """Grade order (worst first), flag spread and rubric of a loaded ruleset."""
     order = DEFAULT_ORDER
     derived = rs.tables.get("item_grades")
     if derived is not None and "final_grade" in derived.columns and derived.columns["final_grade"].order:

@@ -282,22 +282,33 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
 
 
 def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
-                     progress: Progress | None = None, workers: int | None = None) -> list[Path]:
-    """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically."""
+                     progress: Progress | None = None, workers: int | None = None,
+                     lock_timeout: float | None = None) -> list[Path]:
+    """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically.
+
+    With previous cycles in cycle.yaml the scorecards show the trends (as ``merit run``
+    does); ``out/pdf`` is written under the workspace lock (engine.lock)."""
     from .evaluate import evaluate
+    from .lock import recover_outputs, workspace_lock
     from .outputs import staged_output
-    from .pipeline import prepare
+    from .pipeline import attach_trends, prepare
     from .scoring import score
+    from .workspace import open_workspace
 
     progress = progress or (lambda step, fraction=None: None)
-    prep = prepare(workspace, progress=progress)
-    progress("evaluate")
-    evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
-    scores = score(evaluation)
-    out_pdf = prep.ws.out_dir / "pdf"
-    prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
-    with staged_output(out_pdf) as stage:
-        files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
-                            workers=workers, previous=out_pdf)
-        rel = [f.relative_to(stage) for f in files]
+    root = open_workspace(workspace).root
+    with workspace_lock(root, timeout=lock_timeout, on_wait=progress):
+        recover_outputs(root)
+        prep = prepare(root, progress=progress)
+        recover_outputs(prep.ws.out_dir, "pdf")  # what a killed render left in out/
+        progress("evaluate")
+        evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
+        scores = score(evaluation)
+        attach_trends(prep, evaluation, scores)
+        out_pdf = prep.ws.out_dir / "pdf"
+        prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
+        with staged_output(out_pdf) as stage:
+            files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
+                                workers=workers, previous=out_pdf)
+            rel = [f.relative_to(stage) for f in files]
     return [out_pdf / r for r in rel]

@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import math
 import re
-from pathlib import Path
 
 import ibis
 import numpy as np
@@ -234,32 +233,49 @@ def scoring_definition(evaluation: Evaluation, level: str | None = None) -> dict
     return {"kpis": kpis, "grades": grades, "forced": forced}
 
 
-# ------------------------------------------------------------------ previous cycle
-def previous_metrics(ws) -> tuple[str | None, dict]:
-    """The last cycle listed in cycle.yaml's ``previous`` (a workspace, its out/
-    folder or a metrics.csv): its name and {(scope, id, metric): value}."""
-    entries = list(getattr(ws.config, "previous", []) or [])
-    if not entries:
-        return None, {}
-    ref = Path(entries[-1])
-    base = ref if ref.is_absolute() else ws.root / ref
-    for cand in (base / "out" / "metrics.csv", base / "metrics.csv", base):
-        if cand.is_file() and cand.suffix == ".csv":
-            break
-    else:
-        return None, {}
-    name = str(entries[-1])
-    results = cand.parent / "results.json"
-    if results.is_file():
-        try:
-            name = json.loads(results.read_text(encoding="utf-8"))["cycle"]["name"]
-        except (ValueError, KeyError, TypeError):
-            pass
-    df = pd.read_csv(cand, dtype={"scope": str, "id": str, "breakdown": str, "metric": str},
-                     keep_default_na=False, na_values={"value": [""]})
-    df = df[df["breakdown"].fillna("") == ""]
-    values = pd.to_numeric(df["value"], errors="coerce")
-    return name, dict(zip(zip(df["scope"], df["id"], df["metric"]), values))
+# ------------------------------------------------------------------ adjustments
+def adjustment_lines(aid: str, entries: list[dict]) -> list[dict]:
+    """One agent's adjustments (``Prepared.adjustments_by_agent[aid]``) for the scorecard.
+
+    The ready-made ``text`` is used only when it cannot name another agent (a ticket
+    field other than the assignee).  A reassignment names the other assignee and a
+    grade names its panelist, so those are shown as record, field, before → after,
+    reason and by, with another agent's id replaced by "another agent" and the
+    panelist left out."""
+    out = []
+    for a in entries:
+        table, field, record = a.get("table"), a.get("field"), list(a.get("record") or [])
+        if table == "tickets" and field != "assignee" and a.get("text"):
+            line = str(a["text"])
+        else:
+            def shown(v):
+                if v is None:
+                    return "empty"
+                return str(v) if field != "assignee" or str(v) == aid else "another agent"
+            what = f"ticket {record[0]}" if table == "tickets" else \
+                f"knowledge item {record[0]}, one panelist's grade" if table == "grades" else f"{table} record"
+            line = (f"{what}: {field} {shown(a.get('before'))} → {shown(a.get('after'))}, by {a.get('by')}, "
+                    f"because {a.get('reason')}")
+        out.append({"id": a.get("id"), "text": line, "by": a.get("by"), "at": _plain(a.get("at"))})
+    return out
+
+
+def flagged_items(prep) -> dict[str, str]:
+    """{item_id: final grade} of the knowledge items whose panel grades are flagged for a
+    calibration discussion (engine.panel_report.item_verdicts); empty without grades."""
+    tables = prep.tables.tables
+    if "grades" not in tables:
+        return {}
+    from .panel import ruleset_grade_settings
+    from .panel_report import item_verdicts
+
+    order, spread, _ = ruleset_grade_settings(prep.loaded.ruleset)
+    grades = tables["grades"].select("item_id", "grade").execute()
+    if grades.empty:
+        return {}
+    v = item_verdicts(grades, order, spread)
+    v = v[v["flagged"].astype(bool)]
+    return dict(zip(v["item_id"].astype(str), v["final_grade"].astype(str)))
 
 
 # ------------------------------------------------------------------ record queries
@@ -499,7 +515,15 @@ class ContextBuilder:
         self.team_median = self.agent_team.groupby("team")[numeric].median()
         self.team_frame = evaluation.frame("team").set_index("id", drop=False)
         self.org_frame = evaluation.frame("org")
-        self.prev_name, self.prev = previous_metrics(ws)
+        trends = prep.trends
+        if trends is None and list(getattr(cfg, "previous", []) or []):
+            from .pipeline import attach_trends
+
+            trends = attach_trends(prep, evaluation, scores)
+        self.trends = trends if trends and len(trends.get("cycles", [])) > 1 else None
+        self.prev_name = self.trends["cycles"][-2]["name"] if self.trends else None
+        self.adjustments = prep.adjustments_by_agent
+        self.flagged = flagged_items(prep)
         self.definitions = {scope: [metric_definition(mid, cm, self.plan.params) for mid, cm in self._ordered_metrics()
                                     if scope in cm.scopes] for scope in ("agent", "team")}
         used = {t for cm in self.plan.metrics.values() for t in cm.tables}
@@ -524,18 +548,43 @@ class ContextBuilder:
         cm = self.plan.metrics.get(mid)
         return (cm.spec.label if cm and cm.spec.label else mid)
 
-    def _trend(self, scope, sid, mid, value, direction=None):
-        if not self.prev:
+    def _trend(self, entry: dict | None, unit: str | None, direction=None, points: bool = False):
+        """A cell "vs. previous" from a trends entry ({current, previous, delta, ...});
+        *points*: a total score (one decimal) rather than a metric value."""
+        if not self.trends:
             return None
-        old = self.prev.get((scope, sid, mid))
-        if not (_isnum(old) and _isnum(value)):
-            return {"text": DASH, "cls": "", "previous": fmt_value(old, self._unit(mid)) if _isnum(old) else ""}
-        delta = float(value) - float(old)
+        fmt = fmt_points if points else (lambda v: fmt_value(v, unit))
+        old = (entry or {}).get("previous")
+        delta = (entry or {}).get("delta")
+        if not (_isnum(old) and _isnum(delta)):
+            return {"text": DASH, "cls": "", "previous": fmt(old) if _isnum(old) else ""}
         cls = ""
         if direction and abs(delta) > 1e-12:
             better = delta > 0 if direction == "higher" else delta < 0
             cls = "up" if better else "down"
-        return {"text": fmt_delta(delta, self._unit(mid)), "cls": cls, "previous": fmt_value(old, self._unit(mid))}
+        text = f"{float(delta):+.1f}" if points else fmt_delta(delta, unit)
+        return {"text": text, "cls": cls, "previous": fmt(old)}
+
+    def _agent_trends(self, aid: str) -> dict:
+        return (self.trends or {}).get("agents", {}).get(aid, {})
+
+    def _team_trend_chart(self, team: str) -> str | None:
+        """Small multiples of the team's main metrics over the cycles (2+ cycles only)."""
+        if not self.trends:
+            return None
+        series = self.trends.get("teams", {}).get(team, {})
+        panels = []
+        for k in self._main_kpis():
+            entry = series.get(k.metric)
+            if not entry or sum(v is not None for v in entry["series"]) < 1:
+                continue
+            unit = self._unit(k.metric)
+            panels.append({"label": k.kpi.label or self._label(k.metric), "values": entry["series"],
+                           "fmt": lambda v, u=unit: fmt_value(v, u)})
+        if not panels:
+            return None
+        names = [c["name"] if len(c["name"]) <= 18 else c["name"][:17] + "…" for c in self.trends["cycles"]]
+        return str(charts.trend_panels(names, panels, title=f"Team {team}: main metrics over the cycles"))
 
     # -------------------------------------------------------------- agents
     def agent_contexts(self, agent_ids: list[str]) -> list[tuple[str, dict]]:
@@ -578,7 +627,7 @@ class ContextBuilder:
                 "undefined": status == UNDEFINED,
                 "note": self.ev.notes.get(mid, ""),
                 "direction": k.kpi.direction,
-                "trend": self._trend("agent", aid, mid, value, k.kpi.direction),
+                "trend": self._trend(self._agent_trends(aid).get("kpis", {}).get(k.id), unit, k.kpi.direction),
             })
             curve = k.kpi.by_level.get(level, k.kpi.curve)
             xs = [p[0] for p in curve.points] if curve.points else [b.min if b.min is not None else b.max
@@ -605,12 +654,29 @@ class ContextBuilder:
                 "median": fmt_value(med.get(mid) if med is not None else None, unit),
                 "n": f"{int(n):,}" if _isnum(n) else "",
                 "note": self.ev.notes.get(mid, ""),
-                "trend": self._trend("agent", aid, mid, arow.get(mid)),
             })
         sections = []
         for sec in credit_sections:
             data = credited.get(sec["table"], {"rows": [], "more": 0, "totals": []})
-            sections.append({**sec, **data})
+            flagged = []
+            if sec["table"] == "knowledge" and self.flagged:
+                at = sec["headers"].index("Final grade") if "Final grade" in sec["headers"] else None
+                rows = []
+                for r in data["rows"]:
+                    if r[0] in self.flagged:
+                        flagged.append({"id": r[0], "grade": self.flagged[r[0]]})
+                        r = list(r)
+                        if at is not None:
+                            r[at] = f"{r[at]} †"
+                    rows.append(r)
+                data = {**data, "rows": rows}
+            sections.append({**sec, **data, "flagged": flagged})
+        tr = self._agent_trends(aid)
+        previous = None
+        if self.trends:
+            previous = {"total": fmt_points((tr.get("total") or {}).get("previous")),
+                        "grade": (tr.get("grade") or {}).get("previous") or DASH,
+                        "delta": self._trend(tr.get("total"), None, "higher", points=True)}
         return {
             "kind": "agent",
             "cycle": self.cycle,
@@ -626,6 +692,8 @@ class ContextBuilder:
                 "org_size": len(self.table),
                 "team_median": fmt_points(np.nanmedian(team_totals) if np.isfinite(team_totals).any() else None),
             },
+            "score_previous": previous,
+            "adjustments": adjustment_lines(aid, self.adjustments.get(aid, [])),
             "kpis": kpis,
             "insufficient": any(k["insufficient"] or k["undefined"] for k in kpis),
             "others": others,
@@ -674,7 +742,8 @@ class ContextBuilder:
                 "n": f"{int(n):,}" if _isnum(n) else "",
                 "org": fmt_value(org.get(mid) if org is not None else None, unit),
                 "note": self.ev.notes.get(mid, ""),
-                "trend": self._trend(scope, sid, mid, value),
+                "trend": self._trend(((self.trends or {}).get("teams", {}).get(sid, {}) if scope == "team"
+                                      else (self.trends or {}).get("org", {})).get(mid), unit),
             })
         return [{"key": key, "title": title, "rows": groups[key]} for key, title, _ in GROUPS if groups[key]]
 
@@ -752,6 +821,7 @@ class ContextBuilder:
             "grades": [{"grade": g, "count": c} for g, c in zip(grade_names, grade_counts)],
             "ungraded": ungraded,
             "breakdowns": breakdowns,
+            "trend_cycles": [c["name"] for c in self.trends["cycles"]] if self.trends else [],
             "lists": top_lists,
             "charts": {
                 "grades": str(charts.bars(grade_names, grade_counts, title="Grade distribution",
@@ -761,6 +831,7 @@ class ContextBuilder:
                 "distribution": str(charts.histogram(hist, edges, title="Total scores in the team",
                                                      x_label="total score (agents per 10-point band)",
                                                      width=330, height=130)),
+                "trend": self._team_trend_chart(team),
             },
             "definitions": self.definitions["team"],
             "tables": self.tables_used,
