@@ -210,7 +210,9 @@ def trend_panels(cycles: Sequence[str], panels: Sequence[dict], width: float = 6
                     f'stroke-width="0.6"/>')
         for i, name in enumerate(cycles):
             x, _ = xy(i, lo)
-            body.append(_text(x, y1 + 9, name, 5.5, "middle", MUTED))
+            anchor = "middle" if n == 1 or 0 < i < n - 1 else ("start" if i == 0 else "end")
+            x = ox + 4 if anchor == "start" else ox + pw - 4 if anchor == "end" else x
+            body.append(_text(x, y1 + 9, name, 5.5, anchor, MUTED))
         segment: list[str] = []
         for i, v in enumerate(vals + [None]):
             if v is None:

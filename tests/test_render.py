@@ -262,7 +262,8 @@ def test_agent_pdf_names_no_other_agent(tmp_path):
 
 def test_trend_against_previous_cycle(run_ws, tmp_path):
     ws = copy_fixture(tmp_path)
-    cycle = (ws / "cycle.yaml").read_text(encoding="utf-8")
+    cycle = (ws / "cycle.yaml").read_text(encoding="utf-8").replace("name: 2026-JulAug-service-fixture",
+                                                                    "name: 2026-JulAug-again")
     (ws / "cycle.yaml").write_text(cycle + f"previous: ['{run_ws}']\n", encoding="utf-8")
     tickets = (ws / "data" / "tickets.csv").read_text(encoding="utf-8").splitlines()
     # Drop T02 (A1's late, reopened ticket): A1's FDR goes from 2/5 to 2/4.
@@ -271,9 +272,48 @@ def test_trend_against_previous_cycle(run_ws, tmp_path):
     from engine.render import render_into
 
     prep, evaluation, scores = evaluated(ws)
-    render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1"], teams=[], workers=1, previous=None)
+    render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1"], teams=["alpha"], workers=1,
+                previous=None)
+    assert prep.trends is not None  # from results.json's trends, not the old metrics.csv
     text = pdf_text(tmp_path / "pdf" / "agents" / "A1.pdf")
     assert "Compared with 2026-JulAug-service-fixture" in text and "vs. previous" in text.lower()
     fdr_line = next(line for line in text.splitlines() if line.strip().startswith("24-hour resolution"))
     assert "50.0 %" in fdr_line and "+10.0 pp" in fdr_line
     assert "was 40.0 %" in text
+    assert text.count("previous cycle") >= 2  # the previous total and grade under the tiles
+    text = pdf_text(tmp_path / "pdf" / "teams" / "alpha.pdf")
+    assert "Trend over the cycles" in text and "2026-JulAug-again" in text
+
+
+# ---------------------------------------------------------------- adjustments and calibration
+def test_adjustments_on_the_agents_own_scorecard_only(tmp_path):
+    from engine.render import render_into
+
+    ws = copy_fixture(tmp_path)
+    for args in (("--ticket", "T02", "--set", "bad_review_cause=product", "--reason", "crash was a product bug"),
+                 ("--ticket", "T12", "--set", "assignee=B2", "--reason", "misrouted by the queue")):
+        proc = merit("adjust", str(ws), *args, "--by", "HR Li")
+        assert proc.returncode == 0, proc.stderr
+    prep, evaluation, scores = evaluated(ws)
+    render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1", "A2", "B1"], teams=[], workers=1,
+                previous=None)
+    texts = {a: " ".join(pdf_text(tmp_path / "pdf" / "agents" / f"{a}.pdf").split()) for a in ("A1", "A2", "B1")}
+    assert "Adjustments that touched your numbers" in texts["A1"]
+    assert "T02" in texts["A1"] and "crash was a product bug" in texts["A1"] and "HR Li" in texts["A1"]
+    assert "Adjustments that touched" not in texts["A2"] and "crash was a product bug" not in texts["A2"]
+    # A reassignment touches both agents; B1's scorecard does not name B2.
+    assert "misrouted by the queue" in texts["B1"] and "crash was a product bug" not in texts["B1"]
+    assert "another agent" in texts["B1"] and not re.search(r"\bB2\b", texts["B1"])
+
+
+def test_flagged_knowledge_item_is_marked(tmp_path):
+    from engine.render import render_into
+
+    ws = tmp_path / "full"
+    shutil.copytree(FIXTURE.parent / "full_ws", ws, ignore=shutil.ignore_patterns("out", ".out*"))
+    prep, evaluation, scores = evaluated(ws)
+    render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["B1"], teams=[], workers=1, previous=None)
+    text = " ".join(pdf_text(tmp_path / "pdf" / "agents" / "B1.pdf").split())
+    # K03 (C … S: 3 steps) is flagged; K04 (A, S: 1 step) is not.
+    assert re.search(r"K03: under calibration discussion — counted with its median grade", text), text
+    assert "K04: under calibration" not in text
