@@ -46,14 +46,8 @@ KEYS: dict[str, tuple[str, ...]] = {"tickets": ("ticket_id",), "grades": ("item_
 
 
 # What a value must look like: the same rules as the input files (docs/data.md).
-_INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
-_FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_TS_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-          r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
-          r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
+from .tables import _DATE_RE, _FALSE, _FLOAT_RE, _INT_RE, _TRUE, _TS_RE  # noqa: E402
+
 _ARROW = {"string": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "timestamp": pa.timestamp("us"), "date": pa.date32()}
 
