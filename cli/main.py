@@ -7,6 +7,7 @@ its traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from contextlib import contextmanager
@@ -103,15 +104,11 @@ def _run(directory: Path, *, pdf: bool, ruleset: str | None = None, by: str | No
 
     render_all = None
     if pdf:
-        try:
-            from engine.render import render_all
-        except ImportError:
-            render_all = None
+        from engine.render import render_all
     with progress_bar() as bar:
         render = None
         if render_all is not None:
-            def render(prep, evaluation, scores, stage):
-                return render_all(prep, evaluation, scores, stage, progress=bar)
+            render = functools.partial(render_all, progress=bar)
         return run_cycle(directory, progress=bar, ruleset=ruleset, render_pdfs=render, by=by)
 
 

@@ -341,7 +341,6 @@ def record(path: Path | str, *, table: str, keys: tuple[str, ...], changes: list
 
 def _check_record_values(loaded: Tables, ws: Workspace, table: str, changes, row: dict) -> None:
     """Checks that need the data: agents exist, times stay in order, the value parses in DuckDB."""
-    con = loaded.con
     schema = SCHEMAS[table]
     for name, value in changes:
         text = value.strip()
@@ -395,7 +394,7 @@ def revoke(root: Path | str, adj_id: int, *, reason: str, by: str) -> Adjustment
 # ------------------------------------------------------------------ applying
 def apply(tables: Tables, ws: Workspace, active: list[Adjustment]) -> list[AppliedAdjustment]:
     """Apply *active* adjustments to the loaded typed tables, in place; report what each touched."""
-    from .evaluate import period_bounds_utc
+    from .cohorts import period_bounds_utc
 
     applied: list[AppliedAdjustment] = []
     con = tables.con

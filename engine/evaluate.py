@@ -16,7 +16,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from .cohorts import CohortBuilder, period_bounds_utc  # noqa: F401  (period_bounds_utc: re-exported)
+from .cohorts import CohortBuilder
 from .compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
 from .errors import MeritError
 from .intervals import wilson_interval

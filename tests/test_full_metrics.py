@@ -23,7 +23,6 @@ Conventions asserted here (see EXPECTED.md, "Readings"):
 
 from __future__ import annotations
 
-import csv
 import shutil
 import subprocess
 import sys
