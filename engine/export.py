@@ -13,11 +13,11 @@ import datetime as dt
 import io
 import json
 import re
-import zipfile
 from pathlib import Path
 
 from . import history
 from .errors import MeritError
+from .xlsx import deterministic_xlsx
 from .workspace import open_workspace
 
 SUMMARY = "Summary"
@@ -146,28 +146,14 @@ def build_workbook(doc: dict, source: str):
     return wb, fixed
 
 
-def _deterministic_zip(data: bytes, when: dt.datetime) -> bytes:
-    """Rewrite the xlsx zip with a fixed time on every entry (zipfile stamps the clock)."""
-    stamp = (max(when.year, 1980), when.month, when.day, 0, 0, 0)
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            info = zipfile.ZipInfo(item.filename, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            dst.writestr(info, src.read(item.filename))
-    return out.getvalue()
-
-
 def export_xlsx(path: Path | str, *, out: Path | None = None, run_id: int | None = None) -> Path:
     ws = open_workspace(path)
     doc, source = _load(ws.root, run_id)
     wb, fixed = build_workbook(doc, source)
     buf = io.BytesIO()
     wb.save(buf)
-    # openpyxl stamps "modified" with the clock on save: put the fixed date back in core.xml.
-    data = _fix_core_dates(buf.getvalue(), fixed)
+    # openpyxl and zipfile stamp the clock on save: put the fixed date back.
+    data = deterministic_xlsx(buf.getvalue(), fixed)
     if out is None:
         name = re.sub(r"[^\w.-]+", "-", doc["cycle"]["name"]).strip("-") or "cycle"
         suffix = f"-run{run_id}" if run_id is not None else ""
@@ -175,21 +161,6 @@ def export_xlsx(path: Path | str, *, out: Path | None = None, run_id: int | None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(_deterministic_zip(data, fixed))
+    tmp.write_bytes(data)
     tmp.replace(out)
     return out
-
-
-def _fix_core_dates(data: bytes, fixed: dt.datetime) -> bytes:
-    text_stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            content = src.read(item.filename)
-            if item.filename == "docProps/core.xml":
-                text = content.decode("utf-8")
-                text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{text_stamp}\g<2>", text)
-                content = text.encode("utf-8")
-            dst.writestr(item, content)
-    return out.getvalue()

@@ -27,13 +27,13 @@ import io
 import os
 import re
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import DataError, MeritError
+from .xlsx import deterministic_xlsx
 
 COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "grade", "comment", "check"]
 REQUIRED = ["panelist", "item_id", "kind", "title", "grade", "check"]
@@ -85,23 +85,6 @@ def sheet_rows(data, assignments: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 # ------------------------------------------------------------------ writing
-def _fixed_zip(payload: bytes, when: dt.datetime, core_date: str) -> bytes:
-    """The XLSX *payload* with every entry dated *when* and docProps/core.xml's dates set."""
-    src = zipfile.ZipFile(io.BytesIO(payload))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = data.decode("utf-8")
-                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
-                              lambda m: f"{m.group(1)}{core_date}{m.group(3)}", text)
-                data = text.encode("utf-8")
-            zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, data)
-    return buf.getvalue()
 
 
 def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: dict[str, dict[str, str]],
@@ -181,7 +164,7 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
     props.modified = when
     buf = io.BytesIO()
     wb.save(buf)
-    return _fixed_zip(buf.getvalue(), when, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return deterministic_xlsx(buf.getvalue(), when)
 
 
 def csv_bytes(rows: pd.DataFrame) -> bytes:
