@@ -82,7 +82,7 @@ class CohortBuilder:
                 self.sources[dplan.name] = self._derive(dplan)
         self.notes: dict[str, str] = {}
         self.cohort_sizes: dict[str, int] = {}
-        self.cohorts: dict[str, ibis.Table] = {}
+        self.aggregates: dict = {}  # table -> engine.aggregate.TableAggregates, once evaluated
         self.constants = cycle_constants(ws, self.start_utc, self.end_utc)
 
     # ------------------------------------------------------------------ cohorts

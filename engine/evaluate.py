@@ -1,10 +1,10 @@
 """Evaluate a compiled plan on loaded tables.
 
-Per source table, scope and breakdown, all its metrics become one Ibis
-aggregation (``FILTER``ed aggregates), run by DuckDB in one pass.  What comes
-back is small (one row per agent, team or org, times breakdown values); the
-formula and standardised metrics are then computed on those small frames,
-vectorised.  Nothing here loops over records.
+Per source table, its metrics are aggregated per scope and breakdown by
+:mod:`engine.aggregate` (one pass over the records into partials, rolled up
+per scope).  What comes back is small (one row per agent, team or org, times
+breakdown values); the formula and standardised metrics are then computed on
+those small frames, vectorised.  Nothing here loops over records.
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
+from .aggregate import SCOPE_KEY, TableAggregates
 from .cohorts import CohortBuilder
 from .compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
 from .errors import MeritError
 from .intervals import wilson_interval
 from .workspace import Workspace
 
-SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
-EXACT = dt.Decimal(38, 12)
 LIST_COLUMNS = ["scope", "id", "list", "rank", "key", "value", "n"]
 
 
@@ -55,73 +53,6 @@ class Evaluation:
 class Evaluator(CohortBuilder):
     """Aggregates every metric of a plan per scope and breakdown (see the module docstring)."""
 
-    def _aggregates(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
-        ctx = self.ctx
-
-        def exact(value):
-            """Floating values summed as DECIMAL(38, 12): a parallel float sum depends on the
-            order rows arrive in, an exact decimal sum does not (same inputs, same bytes)."""
-            # (the exact total is cast back to float in the database: deterministic, and no
-            # Python Decimal objects reach pandas)
-            return value.cast(EXACT) if value.type().is_floating() else value
-
-        def column(expr):
-            """The expression as a column of t, even when it is a constant (e.g. a lookup in an empty table)."""
-            value = expr.to_column(t, ctx)
-            if isinstance(value, ibis.expr.types.Scalar):
-                value = ibis.ifelse(t._row.isnull(), value, value)
-            return value
-
-        def flt(*exprs):
-            cond = None
-            for e in exprs:
-                if e is None:
-                    continue
-                c = e.to_column(t, ctx).fill_null(False)
-                cond = c if cond is None else (cond & c)
-            return cond
-
-        where = cm.where
-        agg = cm.agg
-        out: dict[str, ibis.Value] = {}
-        rows = t._row
-        if agg == "count":
-            cond = flt(where)
-            # credit-weighted only where credit is split over a list of agents
-            split = self.plan.schemas[cm.table][self.plan.tables[cm.table].agent].is_array() \
-                if cm.table in self.plan.tables and self.plan.tables[cm.table].agent else False
-            out[f"{cm.id}__v"] = exact(t._credit).sum(where=cond).cast("float64") if split else rows.count(where=cond)
-            out[f"{cm.id}__n"] = rows.count(where=cond)
-        elif agg == "ratio":
-            num_cond = flt(where, cm.numerator)
-            den_cond = flt(where, cm.denominator)
-            if cm.numerator_value is not None:
-                out[f"{cm.id}__num"] = exact(column(cm.numerator_value)).sum(where=num_cond).cast("float64")
-            else:
-                out[f"{cm.id}__num"] = rows.count(where=num_cond)
-            if cm.denominator_value is not None:
-                out[f"{cm.id}__den"] = exact(column(cm.denominator_value)).sum(where=den_cond).cast("float64")
-            else:
-                out[f"{cm.id}__den"] = rows.count(where=den_cond)
-            out[f"{cm.id}__n"] = rows.count(where=den_cond)
-        else:
-            value = column(cm.value)
-            cond = flt(where)
-            if agg == "sum":
-                out[f"{cm.id}__v"] = exact(value.cast("float64") * t._credit).sum(where=cond).cast("float64")  # credit 1.0 unless split
-            elif agg == "mean":
-                out[f"{cm.id}__v"] = exact(value.cast("float64")).mean(where=cond).cast("float64")
-            elif agg == "min":
-                out[f"{cm.id}__v"] = value.min(where=cond)
-            elif agg == "max":
-                out[f"{cm.id}__v"] = value.max(where=cond)
-            elif agg == "count_distinct":
-                out[f"{cm.id}__v"] = value.nunique(where=cond)
-            elif agg == "quantile":
-                out[f"{cm.id}__v"] = value.cast("float64").quantile(cm.spec.q, where=cond)
-            out[f"{cm.id}__n"] = value.count(where=cond)
-        return out
-
     def run(self) -> Evaluation:
         plan = self.plan
         table_metrics: dict[str, list[CompiledMetric]] = {}
@@ -137,17 +68,15 @@ class Evaluator(CohortBuilder):
         results: dict[tuple[str, str | None], list[pd.DataFrame]] = {}
         for tname, metrics in table_metrics.items():
             self.progress(f"table {tname}")
-            cohort = self.cohort(tname)
-            # Materialise the cohort once: every scope and breakdown reads it.
-            cohort = self._materialise(tname, cohort, metrics)
-            for scope in ("agent", "team", "org"):
-                for breakdown in (None,) + tuple(sorted({b for cm in metrics for b in cm.breakdowns})):
-                    wanted = [cm for cm in metrics if scope in cm.scopes
-                              and (breakdown is None or breakdown in cm.breakdowns)]
-                    if not wanted:
-                        continue
-                    df = self._group(cohort, scope, breakdown, wanted)
-                    results.setdefault((scope, breakdown), []).append(df)
+            agg = self._table_aggregates(tname, metrics)
+            for breakdown in (None,) + tuple(sorted({b for cm in metrics for b in cm.breakdowns})):
+                # the partials of a breakdown serve every scope: they hold the metrics of all scopes
+                relevant = [cm for cm in metrics if breakdown is None or breakdown in cm.breakdowns]
+                for scope in ("agent", "team", "org"):
+                    wanted = [cm for cm in relevant if scope in cm.scopes]
+                    if wanted:
+                        df = self._group(agg, scope, breakdown, wanted, relevant)
+                        results.setdefault((scope, breakdown), []).append(df)
 
         frames = self._assemble(results, table_metrics)
         self._formulas(frames)
@@ -156,23 +85,18 @@ class Evaluator(CohortBuilder):
         return Evaluation(plan=plan, frames=frames, roster=self.roster, notes=self.notes,
                           cohort_sizes=self.cohort_sizes, lists=lists, constants=self.constants)
 
-    def _group_expr(self, cohort: ibis.Table, scope: str, by: str | None,
-                    metrics: list[CompiledMetric]) -> ibis.Table:
-        keys = [k for k in (SCOPE_KEY[scope], f"_dim_{by}" if by else None) if k]
-        aggs: dict[str, ibis.Value] = {}
-        for cm in metrics:
-            aggs.update(self._aggregates(cm, cohort))
-        base = cohort
-        if SCOPE_KEY[scope]:
-            base = base.filter(base[SCOPE_KEY[scope]].notnull())
-        if by:  # a record with an empty dimension value counts in the totals, not in a breakdown row
-            base = base.filter(base[f"_dim_{by}"].notnull())
-        return base.group_by(keys).aggregate(**aggs) if keys else base.aggregate(**aggs)
+    def _table_aggregates(self, tname: str, metrics: list[CompiledMetric]) -> TableAggregates:
+        cfg = self.plan.tables.get(tname)
+        split = bool(cfg is not None and cfg.agent and self.plan.schemas[tname][cfg.agent].is_array())
+        agg = TableAggregates(self.tables.con, self.ctx, tname, self.cohort(tname), metrics, split)
+        self.cohort_sizes[tname] = agg.size
+        self.aggregates[tname] = agg
+        return agg
 
-    def _group(self, cohort: ibis.Table, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
-        """One aggregation query: the metrics per scope id (and per value of dimension `by`)."""
-        expr = self._group_expr(cohort, scope, by, metrics)
-        df = self._finish_table_metrics(expr.execute(), metrics)
+    def _group(self, agg: TableAggregates, scope: str, by: str | None, metrics: list[CompiledMetric],
+               partial_metrics: list[CompiledMetric]) -> pd.DataFrame:
+        """The metrics per scope id (and per value of dimension `by`)."""
+        df = self._finish_table_metrics(agg.grouped(scope, by, metrics, partial_metrics), metrics)
         if by and len(df):  # a breakdown row exists only where some record counts for its metrics
             counted = np.zeros(len(df), dtype=bool)
             for cm in metrics:
@@ -189,7 +113,7 @@ class Evaluator(CohortBuilder):
         groups: dict[tuple[str, str, str], list[str]] = {}
         for lid, spec in specs.items():
             cm = self.plan.metrics[spec.metric]
-            if cm.id in self.notes or cm.table not in self.cohorts:
+            if cm.id in self.notes or cm.table not in self.aggregates:
                 continue
             for scope in spec.scopes:
                 if scope in cm.scopes:
@@ -197,7 +121,11 @@ class Evaluator(CohortBuilder):
         parts = []
         for (table, by, scope), lids in groups.items():
             metrics = list({specs[lid].metric: self.plan.metrics[specs[lid].metric] for lid in lids}.values())
-            grouped = self._group_expr(self.cohorts[table], scope, by, metrics)
+            # Grouped once for all its lists: a dimension such as the customer has about as many
+            # groups as records, too many to group again per list.
+            name = f"_lists_{table}_{by}_{scope}"
+            self.tables.con.drop_table(name, force=True)
+            grouped = self.tables.con.create_table(name, self.aggregates[table].direct(scope, by, metrics))
             scope_key = SCOPE_KEY[scope]
             for lid in lids:
                 # The top N per scope id is picked in the database: a dimension such as the
@@ -238,20 +166,6 @@ class Evaluator(CohortBuilder):
         noun = "table" if len(missing) == 1 else "tables"
         return (f"undefined: {noun} {names} not in the workspace "
                 f"({', '.join(f'{self.ws.config.data}/{m}.csv' for m in missing)})")
-
-    def _materialise(self, tname: str, cohort: ibis.Table, metrics: list[CompiledMetric]) -> ibis.Table:
-        needed = {"_row", "_credit", "_agent", "_team"} | {c for c in cohort.columns if c.startswith("_dim_")}
-        for cm in metrics:
-            for _, expr in cm.record_exprs():
-                needed |= set(expr.names)
-        cols = [c for c in cohort.columns if c in needed]
-        name = f"_cohort_{tname}"
-        # (Ibis 12's overwrite=True emits SQL that DuckDB 1.5 rejects; drop first instead.)
-        self.tables.con.drop_table(name, force=True)
-        table = self.tables.con.create_table(name, cohort.select(cols))
-        self.cohort_sizes[tname] = int(table.count().execute())
-        self.cohorts[tname] = table
-        return table
 
     def _finish_table_metrics(self, df: pd.DataFrame, metrics: list[CompiledMetric]) -> pd.DataFrame:
         for cm in metrics:
