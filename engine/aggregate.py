@@ -3,12 +3,14 @@
 1. The cohort is materialised once, with every record expression of the
    table's metrics (filters, numerators, values, ``in_table()`` lookups)
    computed as a column: each is evaluated once per record, not once per query.
-2. Additive aggregates (count, sum, ratio, mean, min, max) are computed per
-   agent, team and breakdown value in one pass: the *partials*, a small table.
-   Every scope (agent, team, org) is then a roll-up of the partials: counts and
-   sums of sums, the min of minima, the max of maxima.  Sums are exact
-   ``DECIMAL(38, 12)``: a roll-up gives the same number as one pass over the
-   records, whatever the order rows arrive in (same inputs, same bytes).
+2. Additive aggregates (count, sum, ratio, mean, min, max) are computed in one
+   pass over the records per agent, team and value of every breakdown
+   dimension at once: the *partials*, a small table (a few rows per agent).
+   Each breakdown and scope (agent, team, org) is then a roll-up of the
+   partials: counts and sums of sums, the min of minima, the max of maxima.
+   Sums are exact ``DECIMAL(38, 12)``: a roll-up gives the same number as one
+   pass over the records, whatever the order rows arrive in (same inputs, same
+   bytes).
 
 Quantiles and distinct counts do not roll up: they are computed from the
 materialised cohort per scope, every quantile of one value and filter in one
@@ -76,10 +78,11 @@ class TableAggregates:
         if split:
             keys.append("_credit")
         table_name = f"_cohort_{name}"
-        # (Ibis 12's overwrite=True emits SQL that DuckDB 1.5 rejects; drop first instead.)
-        con.drop_table(table_name, force=True)
-        self.table = con.create_table(table_name, cohort.select(*keys, **computed))
+        self.table = self._create(table_name, cohort.select(*keys, **computed))
         self.size = int(self.table.count().execute())
+        # the breakdowns of metrics that roll up: the dimensions of the partials
+        self.breakdowns = sorted({b for cm in metrics if cm.agg in ROLLS_UP for b in cm.breakdowns})
+        self._all: ibis.Table | None = None
         self._partials: dict[str | None, ibis.Table] = {}
 
     @staticmethod
@@ -144,8 +147,9 @@ class TableAggregates:
     def _rollup_aggs(cm: CompiledMetric, p: ibis.Table) -> dict[str, ibis.Value]:
         """Partials of *cm* (columns of *p*) combined over a group of partial rows."""
         out = {}
-        for col in p.columns:
-            if not col.startswith(f"{cm.id}__"):
+        for suffix in ("v", "s", "num", "den", "n"):
+            col = f"{cm.id}__{suffix}"
+            if col not in p.columns:
                 continue
             part = p[col]
             if cm.agg in ("min", "max") and col.endswith("__v"):
@@ -175,28 +179,46 @@ class TableAggregates:
                 if cm.agg in ("count", "sum", "count_distinct") else g[f"{mid}__v"]
         return out
 
-    def partials(self, by: str | None, metrics: list[CompiledMetric]) -> ibis.Table:
-        """The partial aggregates of *metrics* per agent, team (and value of *by*): one pass
-        over the records, kept as a table.  Built once per breakdown; *metrics* must be the
-        same for every call with the same *by*."""
-        if by not in self._partials:
+    def _combined(self) -> ibis.Table:
+        """The partials of every metric that rolls up, per agent, team and value of every
+        breakdown dimension: the one pass over the records."""
+        if self._all is None:
             t = self.table
-            keys = [c for c in ("_agent", "_team", f"_dim_{by}" if by else None) if c and c in t.columns]
+            keys = [c for c in ("_agent", "_team") if c in t.columns] + [f"_dim_{b}" for b in self.breakdowns]
             aggs: dict[str, ibis.Value] = {}
-            for cm in metrics:
-                aggs.update(self._record_aggs(cm, t))
+            for cm in self.metrics:
+                if cm.agg in ROLLS_UP:
+                    aggs.update(self._record_aggs(cm, t))
             expr = t.group_by(keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
-            name = f"_partials_{self.name}_{by or ''}"
-            self.con.drop_table(name, force=True)
-            self._partials[by] = self.con.create_table(name, expr)
+            self._all = self._create(f"_partials_{self.name}", expr)
+        return self._all
+
+    def partials(self, by: str | None) -> ibis.Table:
+        """The partials per agent, team (and value of *by*) of the metrics that roll up there:
+        the combined partials, rolled up over the other dimensions (a small table)."""
+        if by not in self._partials:
+            p = self._combined()
+            keys = [c for c in ("_agent", "_team", f"_dim_{by}" if by else None) if c and c in p.columns]
+            if len(keys) == len([c for c in p.columns if c in ("_agent", "_team") or c.startswith("_dim_")]):
+                self._partials[by] = p  # already at that grain
+            else:
+                aggs: dict[str, ibis.Value] = {}
+                for cm in self.metrics:
+                    if cm.agg in ROLLS_UP and (by is None or by in cm.breakdowns):
+                        aggs.update(self._rollup_aggs(cm, p))
+                expr = p.group_by(keys).aggregate(**aggs) if keys else p.aggregate(**aggs)
+                self._partials[by] = self._create(f"_partials_{self.name}_{by or ''}", expr)
         return self._partials[by]
 
+    def _create(self, name: str, expr: ibis.Table) -> ibis.Table:
+        # (Ibis 12's overwrite=True emits SQL that DuckDB 1.5 rejects; drop first instead.)
+        self.con.drop_table(name, force=True)
+        return self.con.create_table(name, expr)
+
     # ------------------------------------------------------------------ grouping
-    def rolled_up(self, scope: str, by: str | None, metrics: list[CompiledMetric],
-                  partial_metrics: list[CompiledMetric]) -> ibis.Table:
-        """*metrics* (which roll up) per scope id and value of *by*, from the partials of
-        *partial_metrics* (the metrics of every scope for *by*, a superset)."""
-        p, keys = scope_rows(self.partials(by, partial_metrics), scope, by)
+    def rolled_up(self, scope: str, by: str | None, metrics: list[CompiledMetric]) -> ibis.Table:
+        """*metrics* (which roll up) per scope id and value of *by*, from the partials."""
+        p, keys = scope_rows(self.partials(by), scope, by)
         aggs: dict[str, ibis.Value] = {}
         for cm in metrics:
             aggs.update(self._rollup_aggs(cm, p))
@@ -232,17 +254,15 @@ class TableAggregates:
             cols.update(self._finish(cm, g))
         return g.select(*keys, **cols)
 
-    def grouped(self, scope: str, by: str | None, metrics: list[CompiledMetric],
-                partial_metrics: list[CompiledMetric] | None = None) -> pd.DataFrame:
+    def grouped(self, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
         """*metrics* per scope id and value of *by* as a data frame: rolled up from the partials
-        (when *partial_metrics* is given) where they can be, the others straight from the records."""
-        rolled = [cm for cm in metrics if cm.agg in ROLLS_UP] if partial_metrics is not None else []
+        where they can be, the others straight from the records."""
+        rolled = [cm for cm in metrics if cm.agg in ROLLS_UP and (by is None or by in self.breakdowns)]
         others = [cm for cm in metrics if cm not in rolled]
         keys = scope_rows(self.table, scope, by)[1]
         parts = []
         if rolled:
-            parts.append(self.rolled_up(scope, by, rolled, [cm for cm in partial_metrics if cm.agg in ROLLS_UP])
-                         .execute())
+            parts.append(self.rolled_up(scope, by, rolled).execute())
         if others:
             parts.append(self.direct(scope, by, others).execute())
         df = parts[0]
@@ -254,3 +274,32 @@ class TableAggregates:
             if col.endswith("__n"):
                 df[col] = df[col].fillna(0).astype(np.int64)
         return df
+
+
+# ------------------------------------------------------------------------- top N
+_ITEM = dt.Struct({"key": dt.string, "value": dt.float64, "n": dt.int64})
+_ORDER = dt.Struct({"o": dt.float64, "k": dt.string})
+
+
+@ibis.udf.agg.builtin(name="arg_min")
+def _smallest(arg: _ITEM, val: _ORDER, n: dt.int64) -> dt.Array(_ITEM):  # type: ignore[valid-type]
+    """The *n* items with the smallest *val* (DuckDB's ``arg_min(arg, val, n)``: a bounded heap)."""
+
+
+def top_per_group(table: ibis.Table, group: ibis.Value, key: ibis.Value, value: ibis.Value,
+                  n: ibis.Value, top: int, descending: bool) -> ibis.Table:
+    """The *top* rows per *group* by *value* (ties: the smaller *key* first), as columns
+    ``_id``, ``key``, ``value``, ``n``, ``rank`` (1 = first).
+
+    A heap per group rather than a sort of every row: a dimension such as the
+    customer has about as many values as there are records.
+    """
+    key = key.cast("string")
+    value = value.cast("float64")
+    item = ibis.struct({"key": key, "value": value, "n": n.cast("int64")})
+    order = ibis.struct({"o": -value if descending else value, "k": key})
+    picked = table.group_by(_id=group).aggregate(_top=_smallest(item, order, top))
+    rows = picked.unnest("_top")
+    rows = rows.select("_id", key=rows._top.key, value=rows._top.value, n=rows._top.n)
+    ranking = [rows.value.desc() if descending else rows.value.asc(), rows.key.asc()]
+    return rows.mutate(rank=ibis.row_number().over(group_by=rows._id, order_by=ranking) + 1)

@@ -15,7 +15,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .aggregate import SCOPE_KEY, TableAggregates
+from .aggregate import SCOPE_KEY, TableAggregates, top_per_group
 from .cohorts import CohortBuilder
 from .compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
 from .errors import MeritError
@@ -70,12 +70,11 @@ class Evaluator(CohortBuilder):
             self.progress(f"table {tname}")
             agg = self._table_aggregates(tname, metrics)
             for breakdown in (None,) + tuple(sorted({b for cm in metrics for b in cm.breakdowns})):
-                # the partials of a breakdown serve every scope: they hold the metrics of all scopes
                 relevant = [cm for cm in metrics if breakdown is None or breakdown in cm.breakdowns]
                 for scope in ("agent", "team", "org"):
                     wanted = [cm for cm in relevant if scope in cm.scopes]
                     if wanted:
-                        df = self._group(agg, scope, breakdown, wanted, relevant)
+                        df = self._group(agg, scope, breakdown, wanted)
                         results.setdefault((scope, breakdown), []).append(df)
 
         frames = self._assemble(results, table_metrics)
@@ -93,10 +92,9 @@ class Evaluator(CohortBuilder):
         self.aggregates[tname] = agg
         return agg
 
-    def _group(self, agg: TableAggregates, scope: str, by: str | None, metrics: list[CompiledMetric],
-               partial_metrics: list[CompiledMetric]) -> pd.DataFrame:
+    def _group(self, agg: TableAggregates, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
         """The metrics per scope id (and per value of dimension `by`)."""
-        df = self._finish_table_metrics(agg.grouped(scope, by, metrics, partial_metrics), metrics)
+        df = self._finish_table_metrics(agg.grouped(scope, by, metrics), metrics)
         if by and len(df):  # a breakdown row exists only where some record counts for its metrics
             counted = np.zeros(len(df), dtype=bool)
             for cm in metrics:
@@ -128,8 +126,6 @@ class Evaluator(CohortBuilder):
             grouped = self.tables.con.create_table(name, self.aggregates[table].direct(scope, by, metrics))
             scope_key = SCOPE_KEY[scope]
             for lid in lids:
-                # The top N per scope id is picked in the database: a dimension such as the
-                # customer has as many values as there are customers.
                 spec = specs[lid]
                 cm = self.plan.metrics[spec.metric]
                 mid = cm.id
@@ -138,13 +134,11 @@ class Evaluator(CohortBuilder):
                     value = grouped[f"{mid}__num"].cast("float64") / den.nullif(0)
                 else:
                     value = grouped[f"{mid}__v"].cast("float64")
-                ranked = grouped.select(_id=grouped[scope_key] if scope_key else ibis.literal("org"),
-                                        key=grouped[f"_dim_{by}"].cast("string"), value=value,
-                                        n=grouped[f"{mid}__n"])
-                ranked = ranked.filter(ranked.value.notnull() & (ranked.n >= max(spec.min_n, 1)))
-                order = [ranked.value.desc() if spec.order == "desc" else ranked.value.asc(), ranked.key.asc()]
-                ranked = ranked.mutate(rank=ibis.row_number().over(ibis.window(group_by=ranked._id, order_by=order)) + 1)
-                df = ranked.filter(ranked.rank <= spec.top).execute()
+                counted = grouped.mutate(_value=value)
+                counted = counted.filter(counted._value.notnull() & (counted[f"{mid}__n"] >= max(spec.min_n, 1)))
+                df = top_per_group(counted, counted[scope_key] if scope_key else ibis.literal("org"),
+                                   counted[f"_dim_{by}"], counted._value, counted[f"{mid}__n"], spec.top,
+                                   spec.order == "desc").execute()
                 out = pd.DataFrame({"scope": scope, "id": df["_id"].astype(str), "list": lid,
                                     "rank": df["rank"].astype("int64"), "key": df["key"].astype(str),
                                     "value": df["value"].astype("float64"), "n": df["n"].astype("int64")})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,29 +67,40 @@ def round_float(x):
 def metrics_long(evaluation: Evaluation) -> pd.DataFrame:
     """One row per number, in a stable order: scope, id, breakdown, ruleset order."""
     order = {mid: i for i, mid in enumerate(evaluation.plan.loaded.ruleset.metrics)}
-    parts = []
     scope_rank = {"agent": 0, "team": 1, "org": 2}
+    # Column pieces, one per (frame, metric), concatenated once: the frames are few but wide.
+    cols: dict[str, list] = {name: [] for name in
+                             ("scope", "id", "breakdown", "metric", "_value", "_n", "_low", "_high", "note",
+                              "_scope_rank", "_metric_rank")}
     for (scope, breakdown), frame in evaluation.frames.items():
         data = frame.data
+        size = len(data)
+        ids = data["id"].astype(str).to_numpy(dtype=object)
+        labels = np.full(size, "", dtype=object) if breakdown is None else \
+            (f"{breakdown}=" + data["breakdown"].astype(str)).to_numpy(dtype=object)
+        nothing = np.full(size, np.nan)
+
+        def column(name):
+            return data[name].to_numpy(dtype="float64", na_value=np.nan) if name in data else nothing
+
         for mid, cm in evaluation.plan.metrics.items():
             if scope not in cm.scopes or (breakdown is not None and breakdown not in cm.breakdowns):
                 continue
             if breakdown is not None and mid not in data:
                 continue
-            rows = pd.DataFrame({"scope": scope, "id": data["id"].astype(str)})
-            rows["breakdown"] = "" if breakdown is None else f"{breakdown}=" + data["breakdown"].astype(str)
-            rows["metric"] = mid
-            rows["_value"] = data[mid].astype("float64") if mid in data else np.nan
-            rows["_n"] = data[f"{mid}__n"].astype("float64") if f"{mid}__n" in data else np.nan
-            rows["_low"] = data[f"{mid}__low"].astype("float64") if f"{mid}__low" in data else np.nan
-            rows["_high"] = data[f"{mid}__high"].astype("float64") if f"{mid}__high" in data else np.nan
-            rows["note"] = evaluation.notes.get(mid, "")
-            rows["_scope_rank"] = scope_rank[scope]
-            rows["_metric_rank"] = order.get(mid, len(order))
-            parts.append(rows)
-    if not parts:
+            cols["scope"].append(np.full(size, scope, dtype=object))
+            cols["id"].append(ids)
+            cols["breakdown"].append(labels)
+            cols["metric"].append(np.full(size, mid, dtype=object))
+            for key, name in (("_value", mid), ("_n", f"{mid}__n"), ("_low", f"{mid}__low"),
+                              ("_high", f"{mid}__high")):
+                cols[key].append(column(name))
+            cols["note"].append(np.full(size, evaluation.notes.get(mid, ""), dtype=object))
+            cols["_scope_rank"].append(np.full(size, scope_rank[scope]))
+            cols["_metric_rank"].append(np.full(size, order.get(mid, len(order))))
+    if not cols["scope"]:
         return pd.DataFrame(columns=METRICS_COLUMNS)
-    long = pd.concat(parts, ignore_index=True)
+    long = pd.DataFrame({name: np.concatenate(pieces) for name, pieces in cols.items()})
     long = long.sort_values(["_scope_rank", "id", "breakdown", "_metric_rank"], kind="stable")
     return long.reset_index(drop=True)
 
@@ -240,15 +252,17 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
 
 
+_RAW_SLOT = re.compile(r'"\\u0000raw(\d+)\\u0000"')
+
+
 def write_json(doc: dict, path: Path) -> None:
     """JSON with RawJSON parts spliced in place (they are already encoded)."""
-    raw: dict[str, RawJSON] = {}
+    raw: list[RawJSON] = []
 
     def swap(value):
         if isinstance(value, RawJSON):
-            key = f"\u0000raw{len(raw)}\u0000"
-            raw[key] = value
-            return key
+            raw.append(value)
+            return f"\u0000raw{len(raw) - 1}\u0000"
         if isinstance(value, dict):
             return {k: swap(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -256,9 +270,12 @@ def write_json(doc: dict, path: Path) -> None:
         return value
 
     text = json.dumps(swap(doc), ensure_ascii=False, indent=1, sort_keys=False, default=str, allow_nan=False)
-    for key, value in raw.items():
-        text = text.replace(json.dumps(key), value, 1)
-    path.write_text(text + "\n", encoding="utf-8")
+    # (one split and join: replacing slot by slot would copy the whole text once per slot)
+    pieces = _RAW_SLOT.split(text)
+    pieces[1::2] = [raw[int(i)] for i in pieces[1::2]]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(pieces)
+        fh.write("\n")
 
 
 @contextmanager
