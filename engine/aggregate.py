@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.datatypes as dt
+from ibis import _
 import numpy as np
 import pandas as pd
 
@@ -31,6 +32,7 @@ SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
 EXACT = dt.Decimal(38, 12)
 ROLLS_UP = frozenset({"count", "ratio", "sum", "mean", "min", "max"})
 _CONDITIONS = ("where", "numerator", "denominator")
+_RECORDS = "_records"  # partials: the number of records behind each row
 
 
 def exact(value: ibis.Value) -> ibis.Value:
@@ -58,7 +60,8 @@ class TableAggregates:
     """
 
     def __init__(self, con, ctx: ColumnContext, name: str, cohort: ibis.Table,
-                 metrics: list[CompiledMetric], split: bool):
+                 metrics: list[CompiledMetric], split: bool, listed: dict[str, list[CompiledMetric]] | None = None):
+        """*listed*: dimension -> the metrics ranked by it in lists (see :meth:`direct`)."""
         self.con = con
         self.name = name
         self.metrics = metrics
@@ -77,13 +80,29 @@ class TableAggregates:
         keys = [c for c in cohort.columns if c in ("_agent", "_team") or c.startswith("_dim_")]
         if split:
             keys.append("_credit")
-        table_name = f"_cohort_{name}"
-        self.table = self._create(table_name, cohort.select(*keys, **computed))
-        self.size = int(self.table.count().execute())
+        # Every record with its expressions computed, not stored: the partials are one pass over it.
+        self.records = cohort.select(*keys, **computed)
         # the breakdowns of metrics that roll up: the dimensions of the partials
         self.breakdowns = sorted({b for cm in metrics if cm.agg in ROLLS_UP for b in cm.breakdowns})
         self._all: ibis.Table | None = None
         self._partials: dict[str | None, ibis.Table] = {}
+        # What the partials cannot serve (quantiles, distinct counts, lists) reads the records again:
+        # only the columns it needs are stored (memory: the 10M-ticket cohort would take gigabytes).
+        kept = [cm for cm in metrics if cm.agg not in ROLLS_UP]
+        kept_dims = {b for cm in kept for b in cm.breakdowns}
+        for by, ranked in (listed or {}).items():
+            kept += ranked
+            kept_dims.add(by)
+        stored = {c for c in keys if not c.startswith("_dim_")} | {f"_dim_{b}" for b in kept_dims}
+        for cm in kept:
+            for role, expr in cm.record_exprs():
+                stored.add(self.columns[("condition" if role in _CONDITIONS else "value", expr.text.strip())])
+        self.table: ibis.Table | None = None
+        if kept:
+            self.table = self._create(f"_cohort_{name}", self.records.select(
+                *[c for c in self.records.columns if c in stored]))
+        self.size = int(self._combined().aggregate(n=_[_RECORDS].sum()).execute()["n"].fillna(0).iloc[0]) \
+            if not kept else int(self.table.count().execute())
 
     @staticmethod
     def _compute(expr: Expr, kind: str, cohort: ibis.Table, ctx: ColumnContext) -> ibis.Value:
@@ -183,9 +202,9 @@ class TableAggregates:
         """The partials of every metric that rolls up, per agent, team and value of every
         breakdown dimension: the one pass over the records."""
         if self._all is None:
-            t = self.table
+            t = self.records
             keys = [c for c in ("_agent", "_team") if c in t.columns] + [f"_dim_{b}" for b in self.breakdowns]
-            aggs: dict[str, ibis.Value] = {}
+            aggs: dict[str, ibis.Value] = {_RECORDS: t.count()}
             for cm in self.metrics:
                 if cm.agg in ROLLS_UP:
                     aggs.update(self._record_aggs(cm, t))
@@ -259,7 +278,7 @@ class TableAggregates:
         where they can be, the others straight from the records."""
         rolled = [cm for cm in metrics if cm.agg in ROLLS_UP and (by is None or by in self.breakdowns)]
         others = [cm for cm in metrics if cm not in rolled]
-        keys = scope_rows(self.table, scope, by)[1]
+        keys = scope_rows(self.records, scope, by)[1]
         parts = []
         if rolled:
             parts.append(self.rolled_up(scope, by, rolled).execute())

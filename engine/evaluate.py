@@ -87,7 +87,12 @@ class Evaluator(CohortBuilder):
     def _table_aggregates(self, tname: str, metrics: list[CompiledMetric]) -> TableAggregates:
         cfg = self.plan.tables.get(tname)
         split = bool(cfg is not None and cfg.agent and self.plan.schemas[tname][cfg.agent].is_array())
-        agg = TableAggregates(self.tables.con, self.ctx, tname, self.cohort(tname), metrics, split)
+        listed: dict[str, list[CompiledMetric]] = {}
+        for spec in self.plan.ruleset.lists.values():
+            cm = self.plan.metrics[spec.metric]
+            if cm in metrics and cm not in listed.get(spec.by, []):
+                listed.setdefault(spec.by, []).append(cm)
+        agg = TableAggregates(self.tables.con, self.ctx, tname, self.cohort(tname), metrics, split, listed)
         self.cohort_sizes[tname] = agg.size
         self.aggregates[tname] = agg
         return agg

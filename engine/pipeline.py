@@ -65,9 +65,8 @@ def load_workspace_ruleset(ws: Workspace, override: str | None = None) -> Loaded
 
 
 def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress | None = None,
-            adjustments: bool = True, digests: bool = False) -> Prepared:
-    """Open, load and validate the workspace.  With *digests*, the input files are hashed
-    for the manifest in the background (see hash_inputs)."""
+            adjustments: bool = True) -> Prepared:
+    """Open the workspace, load its ruleset and load and validate its tables."""
     progress = progress or (lambda step: None)
     ws = open_workspace(path)
     progress("ruleset")
@@ -79,14 +78,14 @@ def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress 
     if adjustments:
         progress("adjustments")
         applied = _adjustments.apply_active(tables, ws)
-    return Prepared(ws, loaded, plan, tables, applied, digests=hash_inputs(tables) if digests else {})
+    return Prepared(ws, loaded, plan, tables, applied)
 
 
 def hash_inputs(tables: Tables) -> dict[str, Future]:
     """Start hashing the input files for the manifest, in one background thread.
 
     A gigabyte of tickets takes about a second to hash; hashlib releases the GIL,
-    so this overlaps the evaluation instead of adding to it."""
+    so this overlaps other work instead of adding to it."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merit-sha256")
     try:
         return {name: pool.submit(file_sha256, src.path) for name, src in sorted(tables.sources.items())}
@@ -151,25 +150,27 @@ def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: st
     with workspace_lock(root, timeout=lock_timeout, on_wait=progress):
         recover_outputs(root)
         started = _history.now_utc()
-        prep = prepare(root, ruleset=ruleset, progress=progress, digests=True)
+        prep = prepare(root, ruleset=ruleset, progress=progress)
         prep.previous = _trends.load_previous(prep.ws)  # before the work: a bad path fails fast
         progress("evaluate")
         evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
+        # Hashed while the steps below (mostly single-threaded Python) run; the manifest waits.
+        prep.digests = hash_inputs(prep.tables)
         progress("score")
         scores = score(evaluation)
         long = metrics_long(evaluation)
         attach_trends(prep, evaluation, scores, long)
-        man = manifest(prep, evaluation)
-        doc = results_document(evaluation, scores, long, man)
-        doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
-        if prep.trends is not None:
-            doc["trends"] = prep.trends
         progress("write")
         files = []
         with staged_output(prep.ws.out_dir) as stage:
             write_csv(metrics_csv(long), stage / "metrics.csv")
             write_csv(_trends.scores_columns(scores_csv(scores), prep.trends, scores), stage / "scores.csv")
             write_csv(lists_csv(evaluation), stage / "lists.csv")
+            man = manifest(prep, evaluation)
+            doc = results_document(evaluation, scores, long, man)
+            doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
+            if prep.trends is not None:
+                doc["trends"] = prep.trends
             write_json(doc, stage / "results.json")
             if render_pdfs is not None:
                 render_pdfs(prep, evaluation, scores, stage)
