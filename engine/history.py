@@ -337,7 +337,7 @@ def record_run(root: Path | str, *, out_dir: Path, manifest: dict, ruleset_ref: 
                         (run_id, name, info["file"], info["sha256"], info.get("rows_in_period")))
         for rel, sha, size, data in staged:
             if sha not in known:
-                con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (sha, size, zlib.compress(data, 6)))
+                con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (sha, size, zlib.compress(data, 1)))
                 known.add(sha)
             con.execute("INSERT INTO run_files VALUES (?, ?, ?, ?)", (run_id, rel, sha, size))
         con.executemany("INSERT INTO run_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

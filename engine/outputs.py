@@ -144,7 +144,7 @@ _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 def _json_strings(values) -> pa.Array:
     """JSON string literals, escaping only the values that need it (vectorised for the common case)."""
-    arr = pa.array(pd.Series(values, dtype=object).fillna("").astype(str).tolist(), type=pa.string())
+    arr = pc.cast(pa.array(values, from_pandas=True), pa.string()).fill_null("")
     needs = pc.match_substring_regex(arr, _NEEDS_ESCAPE)
     if pc.any(needs).as_py():
         texts = arr.to_pylist()
@@ -168,7 +168,8 @@ def records_json(columns: dict[str, pa.Array]) -> RawJSON:
         parts.append(columns[name])
     parts.append("}")
     lines = pc.binary_join_element_wise(*parts, "")
-    return RawJSON("[\n" + ",\n".join(lines.to_pylist()) + "\n]")
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), ",\n")
+    return RawJSON("[\n" + joined[0].as_py() + "\n]")
 
 
 def _floats(values) -> list:
