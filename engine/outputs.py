@@ -168,8 +168,15 @@ def records_json(columns: dict[str, pa.Array]) -> RawJSON:
         parts.append(columns[name])
     parts.append("}")
     lines = pc.binary_join_element_wise(*parts, "")
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), ",\n")
-    return RawJSON("[\n" + joined[0].as_py() + "\n]")
+    return RawJSON("[\n" + _joined(lines, ",\n") + "\n]")
+
+
+def _joined(texts, separator: str) -> str:
+    """The strings of an Arrow array joined by *separator*, in Arrow (no Python list of rows)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts),
+                          separator)[0].as_py()
 
 
 def _floats(values) -> list:
@@ -249,8 +256,36 @@ def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame,
     }
 
 
+_CSV_SPECIAL = r'[",\n\r]'
+
+
+def _csv_fields(values: pd.Series) -> pa.Array:
+    """A column as CSV fields: empty for undefined, quoted only where needed (as the csv module
+    does); built in Arrow, without a Python loop over the rows of text columns."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    elif pd.api.types.is_integer_dtype(values.dtype):
+        arr = pc.cast(pa.array(values, from_pandas=True), pa.string())
+    else:  # numbers, booleans, mixed objects: as str() writes them (few such columns, and small)
+        arr = pa.array([("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+                        for v in values.astype(object)], type=pa.string())
+    arr = arr.fill_null("")
+    special = pc.match_substring_regex(arr, _CSV_SPECIAL)
+    if pc.any(special).as_py():
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+        arr = pc.if_else(special, quoted, arr)
+    return arr
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    """*df* as UTF-8 CSV: a header row, then one line per row, '\\n' line ends."""
+    header = _csv_fields(pd.Series([str(c) for c in df.columns], dtype="str"))
+    lines = [",".join(header.to_pylist())]
+    if len(df) and len(df.columns):
+        rows = pc.binary_join_element_wise(*[_csv_fields(df[c]) for c in df.columns], ",")
+        lines.append(_joined(rows, "\n"))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 _RAW_SLOT = re.compile(r'"\\u0000raw(\d+)\\u0000"')
