@@ -244,6 +244,38 @@ class TableAggregates:
         g = p.group_by(keys).aggregate(**aggs) if keys else p.aggregate(**aggs)
         return self._finished(g, keys, metrics)
 
+    def listed(self, by: str, scopes: list[str], metrics: list[CompiledMetric]) -> dict[str, ibis.Table]:
+        """*metrics* per scope id and value of *by*, for each of *scopes*: what lists rank.
+
+        A dimension such as the customer has about as many values as there are records, so
+        this is grouped once, at the finest scope asked, and kept; the wider scopes roll up
+        from it (when every metric rolls up; otherwise each scope is grouped from the records)."""
+        if not all(cm.agg in ROLLS_UP for cm in metrics):
+            return {scope: self._create(f"_lists_{self.name}_{by}_{scope}", self.direct(scope, by, metrics))
+                    for scope in scopes}
+        finest = min(scopes, key=("agent", "team", "org").index)
+        t = self.table.filter(self.table[f"_dim_{by}"].notnull())
+        # (no scope filter: a record without a team still counts at org scope)
+        keys = [SCOPE_KEY[s] for s in ("agent", "team") if s in scopes or s == finest] + [f"_dim_{by}"]
+        keys = [k for k in keys if k in t.columns]
+        aggs: dict[str, ibis.Value] = {}
+        for cm in metrics:
+            aggs.update(self._record_aggs(cm, t))
+        p = self._create(f"_lists_{self.name}_{by}", t.group_by(keys).aggregate(**aggs))
+        out = {}
+        for scope in scopes:
+            q, scope_keys = scope_rows(p, scope, by)
+            # already at this grain (an agent's team is the roster's: one per agent)
+            if scope_keys == keys or (scope == "agent" and scope_keys == [k for k in keys if k != "_team"]):
+                out[scope] = self._finished(q, scope_keys, metrics)
+                continue
+            rolled: dict[str, ibis.Value] = {}
+            for cm in metrics:
+                rolled.update(self._rollup_aggs(cm, q))
+            out[scope] = self._create(f"_lists_{self.name}_{by}_{scope}", self._finished(
+                q.group_by(scope_keys).aggregate(**rolled), scope_keys, metrics))
+        return out
+
     def direct(self, scope: str, by: str | None, metrics: list[CompiledMetric]) -> ibis.Table:
         """*metrics* per scope id and value of *by*, straight from the records (any aggregation;
         quantiles of the same value and filter share one sort)."""

@@ -112,23 +112,23 @@ class Evaluator(CohortBuilder):
 
     def _lists(self) -> pd.DataFrame:
         specs = self.plan.ruleset.lists
-        # One query per (table, dimension, scope) serves every list that shares them.
-        groups: dict[tuple[str, str, str], list[str]] = {}
+        # One grouping per (table, dimension) serves every list and scope that share them.
+        groups: dict[tuple[str, str], dict[str, list[str]]] = {}
         for lid, spec in specs.items():
             cm = self.plan.metrics[spec.metric]
             if cm.id in self.notes or cm.table not in self.aggregates:
                 continue
             for scope in spec.scopes:
                 if scope in cm.scopes:
-                    groups.setdefault((cm.table, spec.by, scope), []).append(lid)
+                    groups.setdefault((cm.table, spec.by), {}).setdefault(scope, []).append(lid)
+        ranked = []
+        for (table, by), scopes in groups.items():
+            metrics = list({specs[lid].metric: self.plan.metrics[specs[lid].metric]
+                            for lids in scopes.values() for lid in lids}.values())
+            grouped_by_scope = self.aggregates[table].listed(by, list(scopes), metrics)
+            ranked += [(table, by, scope, lids, grouped_by_scope[scope]) for scope, lids in scopes.items()]
         parts = []
-        for (table, by, scope), lids in groups.items():
-            metrics = list({specs[lid].metric: self.plan.metrics[specs[lid].metric] for lid in lids}.values())
-            # Grouped once for all its lists: a dimension such as the customer has about as many
-            # groups as records, too many to group again per list.
-            name = f"_lists_{table}_{by}_{scope}"
-            self.tables.con.drop_table(name, force=True)
-            grouped = self.tables.con.create_table(name, self.aggregates[table].direct(scope, by, metrics))
+        for table, by, scope, lids, grouped in ranked:
             scope_key = SCOPE_KEY[scope]
             for lid in lids:
                 spec = specs[lid]
