@@ -100,9 +100,11 @@ def metrics_long(evaluation: Evaluation) -> pd.DataFrame:
             cols["_metric_rank"].append(np.full(size, order.get(mid, len(order))))
     if not cols["scope"]:
         return pd.DataFrame(columns=METRICS_COLUMNS)
-    long = pd.DataFrame({name: np.concatenate(pieces) for name, pieces in cols.items()})
-    long = long.sort_values(["_scope_rank", "id", "breakdown", "_metric_rank"], kind="stable")
-    return long.reset_index(drop=True)
+    columns = {name: np.concatenate(pieces) for name, pieces in cols.items()}
+    # (sorted on integer codes: the ids and breakdowns are few distinct strings, the rows many)
+    order = np.lexsort((columns["_metric_rank"], pd.factorize(columns["breakdown"], sort=True)[0],
+                        pd.factorize(columns["id"], sort=True)[0], columns["_scope_rank"]))
+    return pd.DataFrame({name: values[order] for name, values in columns.items()})
 
 
 def metrics_csv(long: pd.DataFrame) -> pd.DataFrame:
@@ -142,15 +144,20 @@ class RawJSON(str):
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
-def _json_strings(values) -> pa.Array:
-    """JSON string literals, escaping only the values that need it (vectorised for the common case)."""
-    arr = pc.cast(pa.array(values, from_pandas=True), pa.string()).fill_null("")
+def _json_strings(values, null: bool = False) -> pa.Array:
+    """JSON string literals, escaping only the values that need it (vectorised for the common case).
+    An undefined value is "" (or null with *null*)."""
+    arr = pc.cast(pa.array(values, from_pandas=True), pa.string())
+    missing = arr.is_null()
+    arr = arr.fill_null("")
     needs = pc.match_substring_regex(arr, _NEEDS_ESCAPE)
     if pc.any(needs).as_py():
         texts = arr.to_pylist()
         flags = needs.to_pylist()
-        return pa.array([json.dumps(t, ensure_ascii=False) if f else f'"{t}"' for t, f in zip(texts, flags)])
-    return pc.binary_join_element_wise('"', arr, '"', "")
+        out = pa.array([json.dumps(t, ensure_ascii=False) if f else f'"{t}"' for t, f in zip(texts, flags)])
+    else:
+        out = pc.binary_join_element_wise('"', arr, '"', "")
+    return pc.if_else(missing, "null", out) if null else out
 
 
 def _json_numbers(values) -> pa.Array:
@@ -179,11 +186,34 @@ def _joined(texts, separator: str) -> str:
                           separator)[0].as_py()
 
 
-def _floats(values) -> list:
-    return [None if np.isnan(v) else v for v in round_sig(values).tolist()]
+def scores_json(scores: Scores) -> RawJSON:
+    """One compact JSON object per agent and line, built column-wise (as json.dumps writes it)."""
+    t = scores.table
+    if not len(t):
+        return RawJSON("[]")
+    grades = t["grade"].astype(object)
+    parts: list = []
+    for i, (name, values) in enumerate((
+            ("agent_id", _json_strings(t["agent_id"].astype(str))), ("name", _json_strings(t["name"].astype(str))),
+            ("team", _json_strings(t["team"].astype(str))), ("level", _json_strings(t["level"].astype(str))),
+            ("total", _json_numbers(t["total"])),
+            ("grade", _json_strings(grades.where(grades.notna() & (grades != ""), None), null=True)),
+            ("rank", _json_numbers(t["rank"].astype("float64"))),
+            ("team_rank", _json_numbers(t["team_rank"].astype("float64"))))):
+        parts += [("{" if i == 0 else ", ") + json.dumps(name) + ": ", values]
+    parts.append(', "kpis": {')
+    for i, k in enumerate(scores.kpis):
+        parts += [("" if i == 0 else ", ") + json.dumps(k.id) + ': {"metric": ' + json.dumps(k.metric)
+                  + ', "weight": ' + json.dumps(k.kpi.weight) + ', "value": ', _json_numbers(k.value),
+                  ', "n": ', _json_numbers(k.n.astype("float64")), ', "target": ', _json_numbers(k.target),
+                  ', "points": ', _json_numbers(k.points), ', "status": ', _json_strings(k.status.astype(str)),
+                  ', "weight_share": ', _json_numbers(k.weight_share), "}"]
+    parts.append("}}")
+    return RawJSON("[\n" + _joined(pc.binary_join_element_wise(*parts, ""), ",\n") + "\n]")
 
 
-def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame, manifest: dict) -> dict:
+def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame, manifest: dict | None) -> dict:
+    """The results.json document; *manifest* may be set later with set_manifest."""
     plan = evaluation.plan
     rs = plan.ruleset
     metrics = records_json({
@@ -211,34 +241,9 @@ def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame,
         spec = cm.spec.model_dump(exclude_none=True, exclude_defaults=True)
         spec["scopes"] = list(cm.scopes)
         definitions[mid] = spec
-    t = scores.table
-    # Per agent, built column-wise (agents, not records: a few thousand at most).
-    kpi_columns = {
-        k.id: {
-            "value": _floats(k.value), "n": k.n.astype(int).tolist(), "target": _floats(k.target),
-            "points": _floats(k.points), "status": k.status.astype(str).tolist(),
-            "weight_share": _floats(k.weight_share),
-        }
-        for k in scores.kpis
-    }
-    totals = _floats(t["total"])
-    ranks = [None if pd.isna(v) else int(v) for v in t["rank"]]
-    team_ranks = [None if pd.isna(v) else int(v) for v in t["team_rank"]]
-    score_rows = []
-    for i, (agent_id, name, team, level, grade) in enumerate(
-            zip(t["agent_id"], t["name"], t["team"], t["level"], t["grade"])):
-        score_rows.append({
-            "agent_id": str(agent_id), "name": str(name), "team": str(team), "level": str(level),
-            "total": totals[i], "grade": grade or None, "rank": ranks[i], "team_rank": team_ranks[i],
-            "kpis": {
-                k.id: {"metric": k.metric, "weight": k.kpi.weight,
-                       **{field: kpi_columns[k.id][field][i] for field in kpi_columns[k.id]}}
-                for k in scores.kpis
-            },
-        })
-    return {
-        "cycle": manifest["cycle"],
-        "manifest": {key: value for key, value in manifest.items() if key != "cycle"},
+    doc = {
+        "cycle": None,
+        "manifest": None,
         "ruleset": {
             "name": rs.name,
             "label": rs.label,
@@ -250,10 +255,17 @@ def results_document(evaluation: Evaluation, scores: Scores, long: pd.DataFrame,
         "notes": dict(sorted(evaluation.notes.items())),
         "metrics": metrics,
         "lists": lists_json,
-        # one compact line per agent: json's C encoder only runs without indentation
-        "scores": RawJSON("[\n" + ",\n".join(json.dumps(row, ensure_ascii=False, allow_nan=False)
-                                                for row in score_rows) + "\n]" if score_rows else "[]"),
+        "scores": scores_json(scores),
     }
+    if manifest is not None:
+        set_manifest(doc, manifest)
+    return doc
+
+
+def set_manifest(doc: dict, manifest: dict) -> None:
+    """Fill the "cycle" and "manifest" sections of a results document."""
+    doc["cycle"] = manifest["cycle"]
+    doc["manifest"] = {key: value for key, value in manifest.items() if key != "cycle"}
 
 
 _CSV_SPECIAL = r'[",\n\r]'

@@ -20,7 +20,8 @@ from . import trends as _trends
 from .lock import recover_outputs, workspace_lock
 from .compile import Plan, compile_ruleset
 from .evaluate import Evaluation, evaluate
-from .outputs import lists_csv, metrics_csv, metrics_long, results_document, scores_csv, staged_output, write_csv, write_json
+from .outputs import (lists_csv, metrics_csv, metrics_long, results_document, scores_csv, set_manifest,
+                      staged_output, write_csv, write_json)
 from .ruleset import LoadedRuleset, load_ruleset
 from .scoring import Scores, score
 from .tables import Tables, connect, load_tables
@@ -166,8 +167,9 @@ def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: st
             write_csv(metrics_csv(long), stage / "metrics.csv")
             write_csv(_trends.scores_columns(scores_csv(scores), prep.trends, scores), stage / "scores.csv")
             write_csv(lists_csv(evaluation), stage / "lists.csv")
+            doc = results_document(evaluation, scores, long, None)
             man = manifest(prep, evaluation)
-            doc = results_document(evaluation, scores, long, man)
+            set_manifest(doc, man)
             doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
             if prep.trends is not None:
                 doc["trends"] = prep.trends
