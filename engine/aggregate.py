@@ -8,7 +8,7 @@
    dimension at once: the *partials*, a small table (a few rows per agent).
    Each breakdown and scope (agent, team, org) is then a roll-up of the
    partials: counts and sums of sums, the min of minima, the max of maxima.
-   Sums are exact ``DECIMAL(38, 12)``: a roll-up gives the same number as one
+   Sums are exact ``DECIMAL(38, 15)``: a roll-up gives the same number as one
    pass over the records, whatever the order rows arrive in (same inputs, same
    bytes).
 
@@ -19,24 +19,28 @@ sort.  All of it is Ibis; nothing loops over records.
 
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
+
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
-from ibis import _
 import numpy as np
 import pandas as pd
 
 from .compile import CompiledMetric
+from .errors import DataError
 from .expressions import ColumnContext, Expr
 
 SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
-EXACT = dt.Decimal(38, 12)
+EXACT = dt.Decimal(38, 15)
 ROLLS_UP = frozenset({"count", "ratio", "sum", "mean", "min", "max"})
 _CONDITIONS = ("where", "numerator", "denominator")
 _RECORDS = "_records"  # partials: the number of records behind each row
 
 
 def exact(value: ibis.Value) -> ibis.Value:
-    """Floating values as DECIMAL(38, 12): a parallel float sum depends on the order rows
+    """Floating values as DECIMAL(38, 15): a parallel float sum depends on the order rows
     arrive in, an exact decimal sum does not."""
     return value.cast(EXACT) if value.type().is_floating() else value
 
@@ -60,9 +64,12 @@ class TableAggregates:
     """
 
     def __init__(self, con, ctx: ColumnContext, name: str, cohort: ibis.Table,
-                 metrics: list[CompiledMetric], split: bool, listed: dict[str, list[CompiledMetric]] | None = None):
-        """*listed*: dimension -> the metrics ranked by it in lists (see :meth:`direct`)."""
+                 metrics: list[CompiledMetric], split: bool, listed: dict[str, list[CompiledMetric]] | None = None,
+                 source: str | None = None):
+        """*listed*: dimension -> the metrics ranked by it in lists (see :meth:`listed`);
+        *source*: the table's file, for messages."""
         self.con = con
+        self.source = source
         self.name = name
         self.metrics = metrics
         self.split = split  # credit is split over a list of agents: counts are sums of credit
@@ -85,7 +92,7 @@ class TableAggregates:
         # the breakdowns of metrics that roll up: the dimensions of the partials
         self.breakdowns = sorted({b for cm in metrics if cm.agg in ROLLS_UP for b in cm.breakdowns})
         self._all: ibis.Table | None = None
-        self._partials: dict[str | None, ibis.Table] = {}
+        self._frame: pd.DataFrame | None = None
         # What the partials cannot serve (quantiles, distinct counts, lists) reads the records again:
         # only the columns it needs are stored (memory: the 10M-ticket cohort would take gigabytes).
         kept = [cm for cm in metrics if cm.agg not in ROLLS_UP]
@@ -101,8 +108,7 @@ class TableAggregates:
         if kept:
             self.table = self._create(f"_cohort_{name}", self.records.select(
                 *[c for c in self.records.columns if c in stored]))
-        self.size = int(self._combined().aggregate(n=_[_RECORDS].sum()).execute()["n"].fillna(0).iloc[0]) \
-            if not kept else int(self.table.count().execute())
+        self.size = int(self._partials_frame()[_RECORDS].sum()) if not kept else int(self.table.count().execute())
 
     @staticmethod
     def _compute(expr: Expr, kind: str, cohort: ibis.Table, ctx: ColumnContext) -> ibis.Value:
@@ -212,37 +218,95 @@ class TableAggregates:
             self._all = self._create(f"_partials_{self.name}", expr)
         return self._all
 
-    def partials(self, by: str | None) -> ibis.Table:
-        """The partials per agent, team (and value of *by*) of the metrics that roll up there:
-        the combined partials, rolled up over the other dimensions (a small table)."""
-        if by not in self._partials:
+    def _partials_frame(self) -> pd.DataFrame:
+        """The combined partials as a data frame (a few rows per agent), sums as floats, rows
+        in the order of their keys: a roll-up below adds them in that order, so its result
+        does not depend on the order the database returned them in."""
+        if self._frame is None:
             p = self._combined()
-            keys = [c for c in ("_agent", "_team", f"_dim_{by}" if by else None) if c and c in p.columns]
-            if len(keys) == len([c for c in p.columns if c in ("_agent", "_team") or c.startswith("_dim_")]):
-                self._partials[by] = p  # already at that grain
-            else:
-                aggs: dict[str, ibis.Value] = {}
-                for cm in self.metrics:
-                    if cm.agg in ROLLS_UP and (by is None or by in cm.breakdowns):
-                        aggs.update(self._rollup_aggs(cm, p))
-                expr = p.group_by(keys).aggregate(**aggs) if keys else p.aggregate(**aggs)
-                self._partials[by] = self._create(f"_partials_{self.name}_{by or ''}", expr)
-        return self._partials[by]
+            df = self._execute(p.select(**{c: p[c].cast("float64") if p[c].type().is_decimal() else p[c]
+                             for c in p.columns}))
+            keys = [c for c in df.columns if c in ("_agent", "_team") or c.startswith("_dim_")]
+            if keys:
+                df = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+            self._frame = df
+        return self._frame
 
     def _create(self, name: str, expr: ibis.Table) -> ibis.Table:
         # (Ibis 12's overwrite=True emits SQL that DuckDB 1.5 rejects; drop first instead.)
         self.con.drop_table(name, force=True)
-        return self.con.create_table(name, expr)
+        with self._exact_sums():
+            return self.con.create_table(name, expr)
+
+    def _execute(self, expr: ibis.Table) -> pd.DataFrame:
+        with self._exact_sums():
+            return expr.execute()
+
+    @contextmanager
+    def _exact_sums(self):
+        """A value too big for an exact sum (DECIMAL(38, 15): below 10^23) is the data's fault:
+        say which table and expression, not a database traceback."""
+        try:
+            yield
+        except duckdb.ConversionException as exc:
+            found = re.search(r"value (\S+) to DECIMAL.*?source column (_e\d+)", str(exc), re.S)
+            if found is None:
+                raise
+            names = {column: text for (_kind, text), column in self.columns.items()}
+            text = names.get(found.group(2), found.group(2))
+            raise DataError(f"{text} is {found.group(1).rstrip('0').rstrip('.')} for a record of table "
+                            f"{self.name}: too large to add up exactly", file=self.source,
+                            expected="values below 10^23 in absolute value") from None
 
     # ------------------------------------------------------------------ grouping
-    def rolled_up(self, scope: str, by: str | None, metrics: list[CompiledMetric]) -> ibis.Table:
-        """*metrics* (which roll up) per scope id and value of *by*, from the partials."""
-        p, keys = scope_rows(self.partials(by), scope, by)
-        aggs: dict[str, ibis.Value] = {}
+    def rolled_up(self, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
+        """*metrics* (which roll up) per scope id and value of *by*, from the partials.
+
+        In pandas, vectorised: the partials are small, and a query per scope and breakdown
+        would cost more to compile than to run."""
+        p = self._partials_frame()
+        keys = [k for k in (SCOPE_KEY[scope], f"_dim_{by}" if by else None) if k]
+        for key in keys:
+            p = p[p[key].notna()]
+        how: dict[str, str] = {}
         for cm in metrics:
-            aggs.update(self._rollup_aggs(cm, p))
-        g = p.group_by(keys).aggregate(**aggs) if keys else p.aggregate(**aggs)
-        return self._finished(g, keys, metrics)
+            for suffix in ("v", "s", "num", "den", "n"):
+                col = f"{cm.id}__{suffix}"
+                if col in p.columns:
+                    how[col] = cm.agg if cm.agg in ("min", "max") and suffix == "v" else "sum"
+
+        def combine(frame: pd.DataFrame) -> pd.Series:
+            # sum(min_count=1): the sum of nothing is undefined, as in SQL
+            return pd.Series({col: frame[col].sum(min_count=1) if f == "sum" else getattr(frame[col], f)()
+                              for col, f in how.items()}, dtype=object)
+
+        if keys:
+            grouped = p.groupby(keys, sort=True)
+            g = pd.concat([grouped[col].sum(min_count=1) if f == "sum" else grouped[col].agg(f)
+                           for col, f in how.items()], axis=1).reset_index()
+        else:
+            g = combine(p).to_frame().T
+
+        def number(col: str) -> pd.Series:
+            values = pd.to_numeric(g[col])
+            # a count of nothing is 0 (a sum of nothing stays undefined)
+            return (values.fillna(0) if p[col].dtype.kind in "iu" else values).astype("float64")
+
+        out = g[keys].copy() if keys else pd.DataFrame(index=g.index)
+        for cm in metrics:
+            mid = cm.id
+            n = number(f"{mid}__n").astype(np.int64)
+            out[f"{mid}__n"] = n
+            if cm.agg == "ratio":
+                out[f"{mid}__num"] = number(f"{mid}__num")
+                out[f"{mid}__den"] = number(f"{mid}__den")
+            elif cm.agg == "count" and f"{mid}__v" not in g.columns:
+                out[f"{mid}__v"] = n.astype("float64")
+            elif cm.agg == "mean":
+                out[f"{mid}__v"] = number(f"{mid}__s") / n.where(n > 0).astype("float64")
+            else:
+                out[f"{mid}__v"] = number(f"{mid}__v")
+        return out
 
     def listed(self, by: str, scopes: list[str], metrics: list[CompiledMetric]) -> dict[str, ibis.Table]:
         """*metrics* per scope id and value of *by*, for each of *scopes*: what lists rank.
@@ -313,9 +377,9 @@ class TableAggregates:
         keys = scope_rows(self.records, scope, by)[1]
         parts = []
         if rolled:
-            parts.append(self.rolled_up(scope, by, rolled).execute())
+            parts.append(self.rolled_up(scope, by, rolled))
         if others:
-            parts.append(self.direct(scope, by, others).execute())
+            parts.append(self._execute(self.direct(scope, by, others)))
         df = parts[0]
         for part in parts[1:]:
             df = df.merge(part, on=keys, how="outer") if keys else pd.concat([df, part], axis=1)

@@ -92,7 +92,9 @@ class Evaluator(CohortBuilder):
             cm = self.plan.metrics[spec.metric]
             if cm in metrics and cm not in listed.get(spec.by, []):
                 listed.setdefault(spec.by, []).append(cm)
-        agg = TableAggregates(self.tables.con, self.ctx, tname, self.cohort(tname), metrics, split, listed)
+        source = self.tables.sources.get(tname)
+        agg = TableAggregates(self.tables.con, self.ctx, tname, self.cohort(tname), metrics, split, listed,
+                              source.display if source is not None else None)
         self.cohort_sizes[tname] = agg.size
         self.aggregates[tname] = agg
         return agg
