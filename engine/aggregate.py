@@ -1,20 +1,21 @@
 """The aggregates of one table's metrics, in two stages.
 
-1. The cohort is materialised once, with every record expression of the
-   table's metrics (filters, numerators, values, ``in_table()`` lookups)
-   computed as a column: each is evaluated once per record, not once per query.
+1. Every record expression of the table's metrics (filters, numerators,
+   values, ``in_table()`` lookups) becomes a column of the records, computed
+   once per record in the pass below, not once per query.
 2. Additive aggregates (count, sum, ratio, mean, min, max) are computed in one
    pass over the records per agent, team and value of every breakdown
    dimension at once: the *partials*, a small table (a few rows per agent).
    Each breakdown and scope (agent, team, org) is then a roll-up of the
-   partials: counts and sums of sums, the min of minima, the max of maxima.
-   Sums are exact ``DECIMAL(38, 15)``: a roll-up gives the same number as one
-   pass over the records, whatever the order rows arrive in (same inputs, same
-   bytes).
+   partials (in pandas: they are small): counts and sums of sums, the min of
+   minima, the max of maxima.  Sums are exact ``DECIMAL(38, 15)`` sums, so
+   they do not depend on the order rows arrive in; the partials are rolled
+   up in the order of their keys (same inputs, same bits).
 
-Quantiles and distinct counts do not roll up: they are computed from the
-materialised cohort per scope, every quantile of one value and filter in one
-sort.  All of it is Ibis; nothing loops over records.
+Quantiles and distinct counts do not roll up: the columns they need (and
+those lists need) are stored, and they are computed from them per scope,
+every quantile of one value and filter in one sort.  Record-level work is
+Ibis run by DuckDB; nothing loops over records.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def scope_rows(table: ibis.Table, scope: str, by: str | None) -> tuple[ibis.Tabl
 
 
 class TableAggregates:
-    """One table's materialised cohort, its partials per breakdown, and grouped aggregates
-    per scope (see the module docstring).
+    """One table's records with their expressions, its partials, and grouped aggregates per
+    scope and breakdown (see the module docstring).
 
     Grouped results have the scope key (``_agent``, ``_team``; none at org scope), the
     breakdown's ``_dim_<name>`` and per metric ``<id>__v`` (value) or ``<id>__num`` and
@@ -132,8 +133,8 @@ class TableAggregates:
 
     # ----------------------------------------------------------- stage 1: records
     def _record_aggs(self, cm: CompiledMetric, t: ibis.Table) -> dict[str, ibis.Value]:
-        """Aggregates of *cm* over records of the materialised cohort *t*.  Those of metrics
-        that roll up are partial: summed, min'ed or max'ed again by :meth:`_rollup_aggs`."""
+        """Aggregates of *cm* over records *t* (``records`` or the stored ``table``).  Those of
+        metrics that roll up are partial: summed, min'ed or max'ed again by :meth:`_rollup_aggs`."""
         out: dict[str, ibis.Value] = {}
         mid, agg = cm.id, cm.agg
         if agg == "count":
@@ -162,7 +163,7 @@ class TableAggregates:
                 out[f"{mid}__v"] = value.max(where=cond)
             elif agg == "count_distinct":
                 out[f"{mid}__v"] = value.nunique(where=cond)
-            elif agg != "quantile":  # quantiles: see _quantile_aggs
+            elif agg != "quantile":  # quantiles: see direct()
                 raise AssertionError(agg)
             out[f"{mid}__n"] = value.count(where=cond)
         return out
@@ -187,7 +188,8 @@ class TableAggregates:
 
     @staticmethod
     def _finish(cm: CompiledMetric, g: ibis.Table) -> dict[str, ibis.Value]:
-        """The grouped columns of *cm* from its (rolled-up) aggregates."""
+        """The grouped columns of *cm* from its (rolled-up) aggregates (in SQL; rolled_up() does
+        the same in pandas)."""
         mid = cm.id
         out: dict[str, ibis.Value] = {f"{mid}__n": g[f"{mid}__n"].fill_null(0).cast("int64")}
         if cm.agg == "ratio":
