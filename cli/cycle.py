@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +28,16 @@ def _ws_root(workspace: Path) -> Path:
     from engine.workspace import open_workspace
 
     return open_workspace(workspace).root
+
+
+@contextmanager
+def _locked(m, workspace: Path):
+    """The workspace's root, held under its lock (waiting messages go to stderr)."""
+    from engine.lock import workspace_lock
+
+    root = _ws_root(workspace)
+    with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+        yield root
 
 
 def _when(ts: str | None) -> str:
@@ -122,12 +133,11 @@ def restore_cmd(
 ) -> None:
     """Put a recorded run's outputs back into out/ (atomically; the history is unchanged)."""
     from engine import history
-    from engine.lock import recover_outputs, workspace_lock
+    from engine.lock import recover_outputs
 
     m = _m()
     with m.user_errors():
-        root = _ws_root(workspace)
-        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+        with _locked(m, workspace) as root:
             recover_outputs(root)
             run = history.restore(root, run_id, by=history.default_user(by), out_dir=root / "out")
     m.out.print(f"Restored run {run['run_id']} ({run['status']}, {_when(run['finished_at'])}, "
@@ -141,12 +151,10 @@ def publish_cmd(
 ) -> None:
     """Freeze the latest run: it becomes immutable; later runs are new drafts."""
     from engine import history
-    from engine.lock import workspace_lock
 
     m = _m()
     with m.user_errors():
-        root = _ws_root(workspace)
-        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+        with _locked(m, workspace) as root:
             run, new = history.publish(root, by=history.default_user(by), run_id=run_id)
     if new:
         m.out.print(f"Published run {run['run_id']} ({run['cycle_name']}, {_when(run['finished_at'])}) "
@@ -169,7 +177,6 @@ def adjust_cmd(
 ) -> None:
     """Record an adjustment (appeal, correction) to a ticket or a knowledge grade; applied on the next run."""
     from engine import adjustments, history
-    from engine.lock import workspace_lock
 
     m = _m()
     with m.user_errors():
@@ -188,8 +195,7 @@ def adjust_cmd(
                 item = grade
             table, keys = "grades", (item.strip(), panelist.strip())
         changes = [adjustments.parse_set(s) for s in set_]
-        root = _ws_root(workspace)
-        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+        with _locked(m, workspace) as root:
             made = adjustments.record(root, table=table, keys=keys, changes=changes, reason=reason,
                                       by=history.default_user(by))
     for a in made:
@@ -233,12 +239,10 @@ def revoke_cmd(
 ) -> None:
     """Revoke an adjustment (recorded, never deleted); the next run no longer applies it."""
     from engine import adjustments, history
-    from engine.lock import workspace_lock
 
     m = _m()
     with m.user_errors():
-        root = _ws_root(workspace)
-        with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
+        with _locked(m, workspace) as root:
             a = adjustments.revoke(root, adj_id, reason=reason, by=history.default_user(by))
     m.out.print(f"Revoked adjustment #{a.id} ({a.change_text()}), by {a.revoked_by}: {a.revoke_reason}. "
                 "The next `merit run` no longer applies it.")

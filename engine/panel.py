@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER
 from .errors import DataError, MeritError, ProblemList, WorkspaceError
 from .workspace import Workspace, open_workspace
-from .yamlpos import YamlDoc, load_yaml, pydantic_errors
+from .yamlpos import YamlDoc, load_model
 
 PANEL_FILE = "panel.yaml"
 ASSIGNMENTS = "assignments.csv"
@@ -108,17 +108,10 @@ class Panel:
 def load_panel(ws: Workspace) -> Panel:
     path = ws.root / PANEL_FILE
     display = ws.display(path)
-    if not path.is_file():
-        raise WorkspaceError("panel.yaml not found: declare the expert panel there (see docs/panel.md)",
-                             file=display, expected="panelists: [{id: E1, name: ..., team: ...}, ...]")
-    doc = load_yaml(path, display)
-    if not isinstance(doc.data, dict):
-        raise WorkspaceError("panel.yaml must be a mapping (panelists, per_item, blind, ...)", file=display, line=1)
-    try:
-        config = PanelConfig.model_validate(doc.data)
-    except ValidationError as exc:
-        problems = pydantic_errors(exc, doc, WorkspaceError)
-        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    config, doc = load_model(path, display, PanelConfig, WorkspaceError,
+                             missing="panel.yaml not found: declare the expert panel there (see docs/panel.md)",
+                             expected="panelists: [{id: E1, name: ..., team: ...}, ...]",
+                             mapping="panel.yaml must be a mapping (panelists, per_item, blind, ...)")
     problems: list[MeritError] = []
     seen: dict[str, int] = {}
     for i, p in enumerate(config.panelists):

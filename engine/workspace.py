@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .errors import ProblemList, WorkspaceError
-from .yamlpos import YamlDoc, load_yaml, pydantic_errors
+from .errors import WorkspaceError
+from .yamlpos import YamlDoc, load_model
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -89,17 +89,9 @@ def open_workspace(root: Path | str) -> Workspace:
         raise WorkspaceError("workspace folder not found", file=str(root))
     cycle = root / "cycle.yaml"
     display = f"{root.name}/cycle.yaml"
-    if not cycle.is_file():
-        raise WorkspaceError("cycle.yaml not found: a workspace needs one (see README, 'The workspace')",
-                             file=display)
-    doc = load_yaml(cycle, display)
-    if not isinstance(doc.data, dict):
-        raise WorkspaceError("cycle.yaml must be a mapping of settings", file=display, line=1)
-    try:
-        config = CycleConfig.model_validate(doc.data)
-    except ValidationError as exc:
-        problems = pydantic_errors(exc, doc, WorkspaceError)
-        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    config, doc = load_model(cycle, display, CycleConfig, WorkspaceError,
+                             missing="cycle.yaml not found: a workspace needs one (see README, 'The workspace')",
+                             mapping="cycle.yaml must be a mapping of settings")
     ws = Workspace(root=root, config=config, doc=doc)
     ws.tables = find_tables(ws)
     return ws

@@ -137,6 +137,26 @@ def load_yaml(path: Path, display: str | None = None) -> YamlDoc:
     return load_yaml_text(text, display)
 
 
+def load_model(path: Path, display: str, model, error_cls, *, missing: str, expected: str | None = None,
+               mapping: str) -> tuple[Any, YamlDoc]:
+    """A YAML settings file (cycle.yaml, panel.yaml) validated into *model*: its errors are
+    *error_cls* with file, line and column; *missing* and *mapping* say what the file is for."""
+    from pydantic import ValidationError
+
+    from .errors import ProblemList
+
+    if not Path(path).is_file():
+        raise error_cls(missing, file=display, expected=expected)
+    doc = load_yaml(path, display)
+    if not isinstance(doc.data, dict):
+        raise error_cls(mapping, file=display, line=1)
+    try:
+        return model.model_validate(doc.data), doc
+    except ValidationError as exc:
+        problems = pydantic_errors(exc, doc, error_cls)
+        raise problems[0] if len(problems) == 1 else ProblemList(problems) from None
+
+
 def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = ()) -> list[MeritError]:
     """Turn a pydantic ValidationError into positioned errors."""
     out = []
