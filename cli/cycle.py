@@ -1,8 +1,9 @@
 """Performance-cycle commands: history, restore, publish, adjust, adjustments, revoke, diff, export.
 
 Registered on the main ``merit`` app by :func:`register` (called at the end of
-cli/main.py).  Like the rest of the CLI, a thin shell: the work is in
-engine.history, engine.adjustments, engine.whatif and engine.export.
+cli/main.py).  Like the rest of the CLI, a thin shell: the commands that
+write go through engine.usecases (which takes the workspace lock), the readers
+call engine.history, engine.adjustments and engine.whatif.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -28,16 +28,6 @@ def _ws_root(workspace: Path) -> Path:
     from engine.workspace import open_workspace
 
     return open_workspace(workspace).root
-
-
-@contextmanager
-def _locked(m, workspace: Path):
-    """The workspace's root, held under its lock (waiting messages go to stderr)."""
-    from engine.lock import workspace_lock
-
-    root = _ws_root(workspace)
-    with workspace_lock(root, on_wait=lambda msg: m.err.print(msg)):
-        yield root
 
 
 def _when(ts: str | None) -> str:
@@ -132,16 +122,13 @@ def restore_cmd(
     by: Optional[str] = _by_option(),
 ) -> None:
     """Put a recorded run's outputs back into out/ (atomically; the history is unchanged)."""
-    from engine import history
-    from engine.lock import recover_outputs
+    from engine import usecases
 
     m = _m()
     with m.user_errors():
-        with _locked(m, workspace) as root:
-            recover_outputs(root)
-            run = history.restore(root, run_id, by=history.default_user(by), out_dir=root / "out")
+        run, out_dir = usecases.restore(workspace, run_id, by=by, on_wait=m.waiting)
     m.out.print(f"Restored run {run['run_id']} ({run['status']}, {_when(run['finished_at'])}, "
-                f"by {run['run_by']}): {len(run['files'])} files in {root / 'out'}")
+                f"by {run['run_by']}): {len(run['files'])} files in {out_dir}")
 
 
 def publish_cmd(
@@ -150,12 +137,11 @@ def publish_cmd(
     run_id: Optional[int] = typer.Option(None, "--run", help="Publish this run instead of the latest."),
 ) -> None:
     """Freeze the latest run: it becomes immutable; later runs are new drafts."""
-    from engine import history
+    from engine import usecases
 
     m = _m()
     with m.user_errors():
-        with _locked(m, workspace) as root:
-            run, new = history.publish(root, by=history.default_user(by), run_id=run_id)
+        run, new = usecases.publish(workspace, by=by, run_id=run_id, on_wait=m.waiting)
     if new:
         m.out.print(f"Published run {run['run_id']} ({run['cycle_name']}, {_when(run['finished_at'])}) "
                     f"by {run['published_by']}. It can no longer change; later runs are drafts.")
@@ -176,7 +162,7 @@ def adjust_cmd(
     by: Optional[str] = _by_option("Who decides the adjustment (default: $MERIT_USER, $USER or the login name)."),
 ) -> None:
     """Record an adjustment (appeal, correction) to a ticket or a knowledge grade; applied on the next run."""
-    from engine import adjustments, history
+    from engine import adjustments, usecases
 
     m = _m()
     with m.user_errors():
@@ -195,9 +181,8 @@ def adjust_cmd(
                 item = grade
             table, keys = "grades", (item.strip(), panelist.strip())
         changes = [adjustments.parse_set(s) for s in set_]
-        with _locked(m, workspace) as root:
-            made = adjustments.record(root, table=table, keys=keys, changes=changes, reason=reason,
-                                      by=history.default_user(by))
+        made = usecases.adjust(workspace, table=table, keys=keys, changes=changes, reason=reason, by=by,
+                               on_wait=m.waiting)
     for a in made:
         m.out.print(f"Adjustment #{a.id}: {a.change_text()} (was {a.before or 'empty'}), by {a.by}: {a.reason}")
     m.out.print("It applies from the next `merit run`.")
@@ -238,12 +223,11 @@ def revoke_cmd(
     by: Optional[str] = _by_option(),
 ) -> None:
     """Revoke an adjustment (recorded, never deleted); the next run no longer applies it."""
-    from engine import adjustments, history
+    from engine import usecases
 
     m = _m()
     with m.user_errors():
-        with _locked(m, workspace) as root:
-            a = adjustments.revoke(root, adj_id, reason=reason, by=history.default_user(by))
+        a = usecases.revoke(workspace, adj_id, reason=reason, by=by, on_wait=m.waiting)
     m.out.print(f"Revoked adjustment #{a.id} ({a.change_text()}), by {a.revoked_by}: {a.revoke_reason}. "
                 "The next `merit run` no longer applies it.")
 
@@ -294,14 +278,14 @@ def export_cmd(
     run_id: Optional[int] = typer.Option(None, "--run", help="Export this recorded run instead of the current out/."),
 ) -> None:
     """Export the scores for HR systems: an Excel workbook, one sheet per team plus a summary."""
+    from engine import usecases
     from engine.errors import MeritError
-    from engine.export import export_xlsx
 
     m = _m()
     with m.user_errors():
         if fmt.lower() != "xlsx":
             raise MeritError(f"unknown export format '{fmt}'", expected="xlsx")
-        path = export_xlsx(workspace, out=out_file, run_id=run_id)
+        path = usecases.export(workspace, out=out_file, run_id=run_id, on_wait=m.waiting)
     m.out.print(f"Scores exported to {path}")
 
 

@@ -7,8 +7,9 @@ its traceback.
 
 from __future__ import annotations
 
-import functools
 import json
+import os
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from engine import __version__
 from engine.errors import MeritError
+from engine.usecases import Terminated
 
 app = typer.Typer(
     name="merit",
@@ -46,6 +48,22 @@ def user_errors():
         yield
     except MeritError as exc:
         fail(exc)
+    except Terminated as exc:
+        stopped(exc)
+
+
+def stopped(exc: Terminated) -> None:
+    """SIGTERM reached a writer, which has cleaned up: say so, then end by the signal."""
+    sys.stderr.write("merit: stopped by SIGTERM; what it was writing was discarded\n")
+    sys.stderr.flush()
+    signal.signal(exc.signum, signal.SIG_DFL)
+    os.kill(os.getpid(), exc.signum)
+    raise typer.Exit(128 + exc.signum)  # only if the signal did not end the process
+
+
+def waiting(message: str) -> None:
+    """Told while a writer waits for the workspace lock."""
+    err.print(message)
 
 
 @contextmanager
@@ -88,28 +106,14 @@ def demo(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
 ) -> None:
     """Write a realistic synthetic workspace, run its cycle and say where the results are."""
-    from engine.demo import generate_workspace
+    from engine import usecases
 
     with user_errors():
         with progress_bar() as bar:
-            generate_workspace(directory, agents=agents, tickets=tickets, seed=seed,
-                               progress=lambda step, fraction=None: bar(f"demo data: {step}", fraction))
-        result = _run(directory, pdf=pdf)
+            result = usecases.demo(directory, agents=agents, tickets=tickets, seed=seed, pdf=pdf, progress=bar,
+                                   on_wait=waiting)
     out.print(f"Demo workspace: {directory}")
     _summary(result)
-
-
-def _run(directory: Path, *, pdf: bool, ruleset: str | None = None, by: str | None = None):
-    from engine.pipeline import run_cycle
-
-    render_all = None
-    if pdf:
-        from engine.render import render_all
-    with progress_bar() as bar:
-        render = None
-        if render_all is not None:
-            render = functools.partial(render_all, progress=bar)
-        return run_cycle(directory, progress=bar, ruleset=ruleset, render_pdfs=render, by=by)
 
 
 def _summary(result) -> None:
@@ -137,8 +141,11 @@ def run(
     by: Optional[str] = typer.Option(None, "--by", help="Who runs it, for the history (default: $MERIT_USER, $USER or the login name)."),
 ) -> None:
     """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
+    from engine import usecases
+
     with user_errors():
-        result = _run(workspace, pdf=pdf, ruleset=ruleset, by=by)
+        with progress_bar() as bar:
+            result = usecases.run(workspace, pdf=pdf, ruleset=ruleset, by=by, progress=bar, on_wait=waiting)
     _summary(result)
 
 
@@ -150,24 +157,27 @@ def render(
     workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
 ) -> None:
     """Render the scorecard PDFs into out/pdf (replaced atomically; the other outputs are untouched)."""
-    from engine.render import render_workspace
+    from engine import usecases
 
     only = agent or team
     with user_errors():
         with progress_bar() as bar:
-            files = render_workspace(workspace, agents=agent or ([] if only else None),
-                                     teams=team or ([] if only else None), progress=bar, workers=workers)
+            files = usecases.render(workspace, agents=agent or ([] if only else None),
+                                    teams=team or ([] if only else None), progress=bar, workers=workers,
+                                    on_wait=waiting)
     out.print(f"{len(files)} scorecards in {Path(workspace) / 'out' / 'pdf'}")
 
 
 @app.command()
 def check(workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml).")) -> None:
     """Validate cycle.yaml, the ruleset and every input table without writing anything."""
+    from engine.cohorts import check_lookup_keys
     from engine.pipeline import prepare
 
     with user_errors():
         with progress_bar() as bar:
             prep = prepare(workspace, progress=bar)
+            check_lookup_keys(prep.plan, prep.tables, prep.ws)  # data the ruleset's strict lookups need
         counts = {name: int(t.count().execute()) for name, t in prep.tables.tables.items()}
     table = Table(title=f"{prep.ws.config.name}: all checks passed", show_lines=False)
     table.add_column("table")
@@ -209,7 +219,9 @@ def explain(
         if len(report.records) > limit:
             out.print(f"... {len(report.records) - limit} more (use --csv to get them all)")
     if csv_out is not None and report.records is not None:
-        report.records.to_csv(csv_out, index=False, lineterminator="\n")
+        from engine.xlsx import csv_safe_frame  # no live formulas: '=... (numbers stay numbers)
+
+        csv_safe_frame(report.records).to_csv(csv_out, index=False, lineterminator="\n")
         out.print(f"records written to {csv_out}")
 
 

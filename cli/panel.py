@@ -33,12 +33,12 @@ def _main():
 @panel_app.command()
 def assign(workspace: Path = WS_ARG) -> None:
     """Give each item of the cycle that needs grading to per_item panelists and write their sheets."""
-    from engine.panel import assign as run_assign
+    from engine import usecases
 
     m = _main()
     with m.user_errors():
         with m.progress_bar() as bar:
-            res = run_assign(workspace, progress=bar)
+            res = usecases.panel_assign(workspace, progress=bar, on_wait=m.waiting)
     a = res.assignment
     m.out.print(f"{len(a.needing)} items needed panelists; {len(a.new)} new assignments "
                 f"({len(a.all)} in the cycle).")
@@ -70,13 +70,13 @@ def collect(
                                                         "time zone (default: now)."),
 ) -> None:
     """Merge returned sheets into data/grades.csv (all or nothing); regrades go to the audit trail."""
-    from engine.panel_collect import collect as run_collect
+    from engine import usecases
 
     m = _main()
     when = _parse_at(at)
     with m.user_errors():
         with m.progress_bar() as bar:
-            res = run_collect(workspace, sheets or None, at=when, progress=bar)
+            res = usecases.panel_collect(workspace, sheets or None, at=when, progress=bar, on_wait=m.waiting)
     m.out.print(f"{len(res.files)} sheets read: {res.added} new grades, {res.changed} regrades, "
                 f"{res.unchanged} unchanged, {res.empty} rows not graded yet.")
     if res.changes:

@@ -114,6 +114,8 @@ class TableAggregates:
     @staticmethod
     def _compute(expr: Expr, kind: str, cohort: ibis.Table, ctx: ColumnContext) -> ibis.Value:
         value = expr.to_column(cohort, ctx)
+        if value.type().is_null():  # always empty (None): DuckDB stores no NULL-typed column
+            value = value.cast("boolean" if kind == "condition" else "float64")
         if kind == "condition":
             value = value.fill_null(False)
         if isinstance(value, ibis.expr.types.Scalar):  # a constant (e.g. a lookup in an empty table)

@@ -47,12 +47,14 @@ def _finite(x) -> bool:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def kpi_positions(rows: Sequence[dict], width: float = 680) -> Markup:
-    """One track per KPI, better to the right: the agent (dot), the team median
+def kpi_positions(rows: Sequence[dict], width: float = 680, median_label: str | None = "team median") -> Markup:
+    """One track per KPI, better to the right: the agent (dot), a peer median
     (hollow diamond) and the target (amber tick), on the KPI's own scale.
 
     ``rows``: dicts with label, lo, hi (scale ends, lo = worse end), value,
-    median, target, lo_text, hi_text.
+    median (None where no median may be shown), target, lo_text, hi_text.
+    ``median_label``: the legend's name for the diamonds; None leaves them
+    out of the legend (no row has one).
     """
     label_w, pad_r, row_h, top = 170.0, 14.0, 24.0, 14.0
     track_w = width - label_w - pad_r
@@ -89,14 +91,16 @@ def kpi_positions(rows: Sequence[dict], width: float = 680) -> Markup:
     body.append(f'<circle cx="{_n(label_w + 4)}" cy="{_n(ly - 2.5)}" r="3.5" fill="{ACCENT}"/>')
     body.append(_text(label_w + 11, ly, "you", 6.5, "start", MUTED))
     x = label_w + 45
-    body.append(f'<path d="M{_n(x)} {_n(ly - 6.5)} L{_n(x + 4)} {_n(ly - 2.5)} L{_n(x)} {_n(ly + 1.5)} '
-                f'L{_n(x - 4)} {_n(ly - 2.5)} Z" fill="white" stroke="{MUTED}" stroke-width="1.2"/>')
-    body.append(_text(x + 8, ly, "team median", 6.5, "start", MUTED))
-    x += 75
+    if median_label:
+        body.append(f'<path d="M{_n(x)} {_n(ly - 6.5)} L{_n(x + 4)} {_n(ly - 2.5)} L{_n(x)} {_n(ly + 1.5)} '
+                    f'L{_n(x - 4)} {_n(ly - 2.5)} Z" fill="white" stroke="{MUTED}" stroke-width="1.2"/>')
+        body.append(_text(x + 8, ly, median_label, 6.5, "start", MUTED))
+        x += 35 + 3.6 * len(median_label)  # past the label (about 3.6 px a character at 6.5 px)
     body.append(f'<line x1="{_n(x)}" y1="{_n(ly - 7)}" x2="{_n(x)}" y2="{_n(ly + 2)}" stroke="{TARGET}" '
                 f'stroke-width="1.4"/>')
     body.append(_text(x + 5, ly, "target", 6.5, "start", MUTED))
-    return _svg(width, height, body, "Your KPIs against the team median and the target")
+    title = f"Your KPIs against the {median_label} and the target" if median_label else "Your KPIs against the target"
+    return _svg(width, height, body, title)
 
 
 def histogram(counts: Sequence[int], edges: Sequence[float], marker: float | None = None,
@@ -130,7 +134,7 @@ def histogram(counts: Sequence[int], edges: Sequence[float], marker: float | Non
             body.append(_text(left + i * bw, top + plot_h + 9, f"{e:g}", 6.5, "middle", MUTED))
     body.append(_text(left + plot_w / 2, height - 3, x_label, 6.5, "middle", MUTED))
     if not sum(counts):
-        body.append(_text(left + plot_w / 2, top + plot_h / 2, "no scored totals yet", 8, "middle", MUTED))
+        body.append(_text(left + plot_w / 2, top + plot_h / 2, "no rated totals", 8, "middle", MUTED))
     if _finite(marker) and hi > lo:
         x = left + plot_w * min(1.0, max(0.0, (marker - lo) / (hi - lo)))
         body.append(f'<line x1="{_n(x)}" y1="{_n(top - 4)}" x2="{_n(x)}" y2="{_n(top + plot_h)}" '

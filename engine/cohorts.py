@@ -9,16 +9,29 @@ it is Ibis expressions; nothing loops over records.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Callable
 
 import ibis
+import ibis.expr.datatypes as idt
 import numpy as np
 import pandas as pd
 
 from .compile import Plan
-from .expressions import ColumnContext
+from .errors import DataError, ProblemList
+from .expressions import ColumnContext, Expr, KeyCheck
 from .workspace import Workspace
+
+
+@ibis.udf.agg.builtin(name="min")
+def _smallest_rows(arg: idt.int64, n: idt.int64) -> idt.Array(idt.int64):  # type: ignore[valid-type]
+    """The *n* smallest values (DuckDB's ``min(arg, n)``): the first lines of a bad value."""
+
+
+def _typed(value: ibis.Value, dtype: str) -> ibis.Value:
+    """An always-empty expression (``None``) as a typed column: DuckDB stores no NULL-typed column."""
+    return value.cast(dtype) if value.type().is_null() else value
 
 
 def cycle_constants(ws: Workspace, start_utc: dt.datetime, end_utc: dt.datetime) -> dict[str, float]:
@@ -57,8 +70,14 @@ def roster_days(agents: ibis.Table, ws: Workspace) -> ibis.Table:
     joined = agents.cross_join(calendar)
     employed = (joined.hired_on.isnull() | (joined.hired_on <= joined.date)) & (
         joined.left_on.isnull() | (joined.left_on >= joined.date))
+    # _row is the agent's record in agents: a problem with a day points at the agent's line
     return joined.filter(employed).select("agent_id", "date", "team", "level", "role", "hired_on", "left_on",
-                                          _row=ibis.literal(0, "int64"))
+                                          "_row")
+
+
+def check_lookup_keys(plan: Plan, tables, ws: Workspace) -> None:
+    """The data check of strict lookups (see CohortBuilder.check_lookup_keys), for `merit check`."""
+    CohortBuilder(plan, tables, ws).check_lookup_keys()
 
 
 class CohortBuilder:
@@ -125,7 +144,8 @@ class CohortBuilder:
                 t = t.mutate(**{c: ibis.null(schema[c]) for c in schema if c != key})
         dims = self.plan.dimensions.get(tname, {})
         if dims:
-            t = t.mutate(**{f"_dim_{name}": expr.to_column(t, self.ctx) for name, expr in dims.items()})
+            t = t.mutate(**{f"_dim_{name}": _typed(expr.to_column(t, self.ctx), "string")
+                            for name, expr in dims.items()})
         return t
 
     def _derive(self, dplan) -> ibis.Table:
@@ -136,7 +156,9 @@ class CohortBuilder:
         ranked: dict[str, ibis.Table] = {}
         for cname, (agg, value, where, order) in dplan.columns.items():
             cond = where.to_column(src, ctx).fill_null(False) if where is not None else None
-            col = value.to_column(src, ctx) if value is not None else None
+            col = _typed(value.to_column(src, ctx), "float64") if value is not None else None
+            if isinstance(col, ibis.expr.types.Scalar):  # a constant: one per row, to aggregate
+                col = ibis.ifelse(src[dplan.group_by].isnull(), col, col)
             if order is not None:  # labels ranked by their position in `order`
                 col = col.cases(*[(label, i) for i, label in enumerate(order)], else_=ibis.null("int64"))
             if agg == "count":
@@ -170,5 +192,83 @@ class CohortBuilder:
         middle = (rows._n - 1) // 2 if low else rows._n // 2
         picked = rows.filter(rows._i == middle).select("_key", _v="_v")
         return picked
+
+    # ----------------------------------------------------------- strict lookups
+    def check_lookup_keys(self, limit: int = 50) -> None:
+        """Raise a data error for every key that a lookup without a default
+        (``lookup(params.NAME, key)``, ``params.NAME[key]``) does not find in its parameter
+        table, in the records the plan reads (a table's records in the cycle; a derived
+        table's source).  An empty key is not an error.  One query per key expression; each
+        bad value is reported once, with its count and first lines."""
+        problems: list[DataError] = []
+        distinct_values = 0
+        seen: set[tuple] = set()
+        for tname, records, exprs in self._strict_expressions():
+            ctx = dataclasses.replace(self.ctx, key_checks=[])
+            for expr in exprs:
+                expr.to_column(records, ctx)  # collects the lookups, with their keys as columns of records
+            for check in ctx.key_checks:
+                ident = (tname, check.param, check.key_text)
+                if not isinstance(check.key, ibis.Value) or ident in seen:  # constant keys: compile_ruleset
+                    continue
+                seen.add(ident)
+                found, values = self._unknown_keys(tname, records, check, limit)
+                problems += found
+                distinct_values += values
+        total = max(distinct_values, len(problems))
+        if total == 1:
+            raise problems[0]
+        if problems:
+            raise ProblemList(problems, limit=limit, total=total)
+
+    def _strict_expressions(self):
+        """(table, its records, the expressions over them that hold strict lookups)."""
+        by_table: dict[str, list[Expr]] = {}
+        for cm in self.plan.metrics.values():
+            if cm.table is None or not all(t == "roster_days" or t in self.tables.tables for t in cm.tables):
+                continue
+            exprs = [e for _, e in cm.record_exprs()] + list(self.plan.dimensions.get(cm.table, {}).values())
+            by_table.setdefault(cm.table, []).extend(e for e in exprs if e.strict_lookup)
+        for tname, exprs in by_table.items():
+            if exprs:
+                yield tname, self.cohort(tname), list(dict.fromkeys(exprs))
+        for dplan in self.plan.derived.values():
+            exprs = [e for _, value, where, _ in dplan.columns.values() for e in (value, where)
+                     if e is not None and e.strict_lookup]
+            if exprs and dplan.source in self.sources:
+                yield dplan.source, self.sources[dplan.source], exprs
+
+    def _unknown_keys(self, tname: str, records: ibis.Table, check: KeyCheck, limit: int
+                      ) -> tuple[list[DataError], int]:
+        """The errors for *check*'s unknown keys in *records*, and how many distinct values."""
+        rows = records._row if "_row" in records.columns else ibis.literal(None, "int64")
+        flagged = records.select(_key=check.key, _line=rows)
+        bad = flagged.filter(flagged._key.notnull() & ~flagged._key.isin(check.keys)).distinct()
+        per_value = bad.group_by("_key").aggregate(_n=bad.count(), _first=bad._line.min(),
+                                                   _lines=_smallest_rows(bad._line, 3))
+        per_value = per_value.mutate(_values=per_value._n.count().over(ibis.window()))
+        found = per_value.order_by(["_first", "_key"]).limit(limit).execute()
+        if found.empty:
+            return [], 0
+        source_table = "agents" if tname == "roster_days" else tname  # roster_days: an agent per day
+        source = self.tables.sources.get(source_table)
+        origin = check.expr.origin
+        place = ", ".join(str(p) for p in (origin.file if origin else None,
+                                           f"line {origin.line}" if origin and origin.line else None) if p)
+        resource = origin.resource if origin and origin.resource else "the ruleset"
+        used_by = f"{resource} ({place})" if place else resource
+        errors = []
+        for value, n, lines in zip(found["_key"], found["_n"], found["_lines"]):
+            shown = sorted(int(r) for r in (lines if lines is not None else []) if r is not None and r == r)
+            at = self.tables.line_of(source_table, shown) if source is not None and shown else []
+            where = (f", line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}"
+                     f"{' and more' if n > len(at) else ''}") if at else ""
+            message = f"{check.key_text} '{value}' is not a key of params.{check.param}"
+            message += f", which {used_by} looks up"
+            message += (f": {int(n)} record{'' if n == 1 else 's'} of {source_table}{where}"
+                        f"{check.did_you_mean(value)}")
+            errors.append(DataError(message, file=source.display if source is not None else None,
+                                    line=at[0] if at else None, field=check.key_text, expected=check.expected()))
+        return errors, int(found["_values"].iloc[0])
 
     # ------------------------------------------------------------- aggregation

@@ -9,6 +9,7 @@ touching the data (dbt's parse/execute split).
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field
 
 import ibis
@@ -42,6 +43,30 @@ FORMULA_CONSTANTS = ("period_days", "period_weekdays", "period_hours", "period_m
 
 # Aggregations whose value for an agent without records is 0, not undefined.
 ZERO_WHEN_EMPTY = ("count", "sum", "count_distinct")
+
+# The expressions that are filters: they must give true/false (empty excludes the record).
+FILTERS = ("where", "numerator", "denominator")
+
+# What the value of each aggregation must be (None: any single value).  A metric is a
+# number, so everything added, averaged, ordered or divided is a number (true counts 1).
+_NUMBER = ("number", "boolean")
+_ORDERED = ("number", "boolean", "string", "date", "timestamp")
+_LABELS = ("string",)
+VALUE_KINDS: dict[str, tuple[str, ...] | None] = {
+    "sum": _NUMBER, "mean": _NUMBER, "min": _NUMBER, "max": _NUMBER, "quantile": _NUMBER,
+    "count_distinct": None, "numerator_value": _NUMBER, "denominator_value": _NUMBER,
+}
+# Derived-table columns are columns, not metrics: min/max/medians may order strings and times.
+DERIVED_VALUE_KINDS: dict[str, tuple[str, ...] | None] = {
+    "sum": _NUMBER, "mean": _NUMBER, "count_distinct": None,
+    "min": _ORDERED, "max": _ORDERED, "median_low": _ORDERED, "median_high": _ORDERED,
+}
+_EXPECTED = {
+    _NUMBER: "a number per record, e.g. handle_minutes / 60 (for the time between two timestamps use "
+             "hours_between(a, b))",
+    _ORDERED: "a value that can be ordered: a number, string, date or timestamp",
+    _LABELS: "a label listed in 'order', such as grade",
+}
 
 
 def table_schema(name: str) -> ibis.Schema | None:
@@ -130,14 +155,22 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
             return None
 
     ctx_tables: dict[str, ibis.Table] = {}
-    # A stand-in period: compiling checks names and types, not values.
+    # A stand-in period: compiling checks names and types, not values.  Strict lookups are
+    # collected: a constant key missing from its table is reported below.
     ctx = ColumnContext(params=params, timezone="UTC", tables=ctx_tables,
-                        period=(datetime.datetime(2000, 1, 1), datetime.datetime(2000, 1, 2)))
+                        period=(datetime.datetime(2000, 1, 1), datetime.datetime(2000, 1, 2)), key_checks=[])
 
-    def bind(expr: Expr | None, table: ibis.Table):
+    def bind(expr: Expr | None, table: ibis.Table, *, is_filter: bool = False,
+             kinds: tuple[str, ...] | None = None, what: str = "the value"):
+        """Compile *expr* over *table* (the schema): a filter must be true/false, a value one
+        of *kinds*, so that what `check` accepts, `run` computes."""
         if expr is None:
             return None
         try:
+            if is_filter:
+                return expr.to_filter(table, ctx)
+            if kinds is not None:
+                return expr.to_value(table, ctx, kinds, what, _EXPECTED[kinds])
             return expr.to_column(table, ctx)
         except MeritError as exc:
             problems.append(exc)
@@ -169,8 +202,10 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
             resource = f"column '{cname}' of derived table '{tname}'"
             value = parse(dc.value, path + ("columns", cname, "value"), resource) if dc.value else None
             where = parse(dc.where, path + ("columns", cname, "where"), resource) if dc.where else None
-            bound = bind(value, source)
-            bind(where, source)
+            kinds = _LABELS if dc.order is not None else DERIVED_VALUE_KINDS.get(dc.agg)
+            what = f"the value of {dc.agg}" + (" with an 'order' (labels)" if dc.order is not None else "")
+            bound = bind(value, source, kinds=kinds, what=what)
+            bind(where, source, is_filter=True)
             if dc.agg in ("count", "count_distinct"):
                 cols[cname] = dt.int64
             elif dc.agg in ("sum", "mean"):
@@ -178,7 +213,7 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
             elif dc.order is not None:
                 cols[cname] = dt.string
             else:
-                cols[cname] = bound.type() if bound is not None else dt.float64
+                cols[cname] = bound.type() if bound is not None and not bound.type().is_null() else dt.float64
             plan_cols[cname] = (dc.agg, value, where, dc.order)
         schemas[tname] = ibis.schema(cols)
         derived[tname] = DerivedPlan(tname, cfg.from_, cfg.group_by, plan_cols)
@@ -275,7 +310,9 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
                 text = getattr(spec, name)
                 if text is not None:
                     expr = parse(text, path + (name,), resource)
-                    bind(expr, table)
+                    role = spec.agg if name == "value" else name
+                    bind(expr, table, is_filter=name in FILTERS, kinds=VALUE_KINDS.get(role),
+                         what=f"the value of {spec.agg}" if name == "value" else name)
                     setattr(cm, name, expr)
             for bname in cm.breakdowns:
                 if bname not in dimensions.get(spec.table, {}):
@@ -315,9 +352,20 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
     if problems:
         raise problems[0] if len(problems) == 1 else ProblemList(problems)
     order = _topological(compiled, loaded)
+    # A formula is computed over a table of metric values (numbers) and the cycle's constants.
+    metric_values = ibis.table({**{mid: dt.float64 for mid in compiled},
+                                **{name: dt.float64 for name in FORMULA_CONSTANTS}}, name="metrics")
+    formula_ctx = ColumnContext(params=params, timezone="UTC", what="metric", period=ctx.period,
+                                key_checks=ctx.key_checks)
 
     for cm in order:
         if cm.agg == "formula":
+            if cm.formula is not None:
+                try:
+                    cm.formula.to_value(metric_values, formula_ctx, _NUMBER, "a formula",
+                                        "a number computed from metrics, e.g. 1 - escalated / tickets")
+                except MeritError as exc:
+                    problems.append(exc)
             scopes = set(cm.spec.scopes)
             if cm.spec.rollup == "sum":
                 scopes_dep = set(SCOPES) if all("agent" in compiled[d].scopes for d in cm.deps) else set()
@@ -350,11 +398,23 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
             cm.tables = base.tables
             if cm.weights is not None:
                 try:
-                    cm.weights.evaluate({}, params)
+                    weights = cm.weights.evaluate({}, params)
                 except MeritError as exc:
                     problems.append(exc)
+                else:
+                    problem = _weights_problem(weights)
+                    if problem:
+                        problems.append(cm.weights.error(
+                            f"weights must be a parameter table of numbers ({cm.spec.by} → weight), "
+                            f"but {problem}", f"a parameter such as {{im: 0.5, phone: 0.5}}, or null for "
+                            f"the org's mix"))
             elif cm.spec.weights is None and cm.spec.mix is None:
                 problems.append(loaded.error(f"metric '{cm.id}' needs 'weights' or 'mix'", ("metrics", cm.id)))
+
+    for check in ctx.key_checks:  # lookups without a default whose key is a constant
+        missing = check.missing_constant()
+        if missing is not None:
+            problems.append(missing)
 
     for kid, kpi in rs.scoring.kpis.items():
         mid = kpi.metric or kid
@@ -378,6 +438,19 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
         raise problems[0] if len(problems) == 1 else ProblemList(problems)
     return Plan(loaded=loaded, metrics={cm.id: cm for cm in order}, tables=dict(rs.tables), dimensions=dimensions,
                 derived=derived, schemas=schemas)
+
+
+def _weights_problem(weights) -> str | None:
+    """What is wrong with the value of a standardised metric's `weights` (None: nothing)."""
+    if weights is None:  # null: the org's mix
+        return None
+    if not isinstance(weights, dict):
+        return f"it gives {repr(weights)[:60]}"
+    bad = [k for k, v in weights.items() if isinstance(v, bool) or not isinstance(v, (int, float))
+           or not math.isfinite(v)]
+    if bad:
+        return f"the weight of '{bad[0]}' is {weights[bad[0]]!r}"
+    return None
 
 
 def _topological(compiled: dict[str, CompiledMetric], loaded: LoadedRuleset) -> list[CompiledMetric]:

@@ -55,6 +55,7 @@ class Evaluator(CohortBuilder):
 
     def run(self) -> Evaluation:
         plan = self.plan
+        self.check_lookup_keys()  # a key missing from its parameter table is a data error, not a gap
         table_metrics: dict[str, list[CompiledMetric]] = {}
         for cm in plan.metrics.values():
             if cm.table is None:

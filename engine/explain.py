@@ -4,6 +4,10 @@ For a metric computed from a table, every record of the agent in the cycle
 that passes the metric's ``where`` is listed with the file line it came from
 and how it counted (numerator, denominator, excluded, its value).  For a
 formula, the numbers it was computed from.
+
+Timestamps are shown in the cycle's time zone, with the zone in the column
+header (the typed tables hold UTC instants); a value an adjustment changed is
+marked with the adjustment's id and the value it replaced.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .adjustments import KEYS, Adjustment
 from .errors import MeritError
 from .evaluate import Evaluator
 from .pipeline import prepare
@@ -78,6 +83,14 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
                 shown.append(name)
     for name in shown:
         columns[name] = mine[name]
+    read = set(columns)  # what the metric reads (and the record's line and key)
+    adjusted = [ap.adjustment for ap in prep.adjustments if ap.records]
+    own = [a for a in adjusted if a.table == cm.table]
+    # The record keys and the adjusted fields of this table, so an adjusted record is
+    # recognised and its changed value shown even where the metric does not read it.
+    for name in [k for a in own for k in KEYS[a.table]] + sorted({a.field for a in own}):
+        if name in mine.columns and name not in columns:
+            columns[name] = mine[name]
 
     def flag(expr):
         return expr.to_column(mine, ctx).fill_null(False)
@@ -92,16 +105,25 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
             columns["numerator_value"] = cm.numerator_value.to_column(mine, ctx)
     elif cm.value is not None:
         columns["value"] = cm.value.to_column(mine, ctx)
-    df = mine.select(**columns).order_by("line").execute()
+    selected = mine.select(**columns)
+    types = {name: dtype for name, dtype in selected.schema().items()}
+    # by line, then by every column shown: a built-in table (roster_days) has no lines
+    df = selected.order_by(list(columns)).execute()
     if "_where" in df:
         df = df[df.pop("_where").astype(bool)].reset_index(drop=True)
         report.summary.append(f"{total_rows} record(s) of table {cm.table} for this agent in the cycle; "
                               f"{len(df)} pass the filter: {cm.where.text}")
     else:
         report.summary.append(f"{total_rows} record(s) of table {cm.table} for this agent in the cycle")
-    report.summary.append(f"source: {prep.tables.sources[cm.table].display} (line = line in that file)")
-    lines = prep.tables.line_of(cm.table, df["line"].to_numpy()) if len(df) else []
-    df["line"] = list(lines)
+    source = prep.tables.sources.get(cm.table)
+    if source is not None:
+        report.summary.append(f"source: {source.display} (line = line in that file)")
+        lines = prep.tables.line_of(cm.table, df["line"].to_numpy()) if len(df) else []
+        df["line"] = list(lines)
+    else:  # a table merit builds (roster_days): no file, so no line
+        report.summary.append(f"source: {cm.table}, built by merit from "
+                              f"{prep.tables.sources['agents'].display} and the period's calendar")
+        df = df.drop(columns=["line"])
     if cm.agg == "ratio":
         num = df["numerator"].astype(bool) & df["denominator"].astype(bool)
         den = df["denominator"].astype(bool)
@@ -125,8 +147,77 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
         df = df.drop(columns=[c for c in ("numerator", "denominator") if c in df])
     else:
         report.summary.append(f"aggregation: {cm.agg}" + (f" of {cm.value.text}" if cm.value else ""))
-    report.records = df.astype(object).where(df.notna(), "")
+    zone = prep.ws.config.timezone
+    records = _as_text(df, types, zone)
+    records = _mark_adjustments(records, own, [a for a in adjusted if a.table != cm.table], read)
+    if any(dtype.is_timestamp() for dtype in types.values()):
+        report.summary.append(f"times are local to {zone} (the cycle's time zone)")
+    records.columns = [f"{c} ({zone})" if c in types and types[c].is_timestamp() else c for c in records.columns]
+    report.records = records
     return report
+
+
+def _as_text(df: pd.DataFrame, types: dict, zone: str) -> pd.DataFrame:
+    """The records as the text a reader sees: timestamps in the cycle's time zone (the
+    typed tables hold UTC instants), dates without a time, true/false as in the data
+    files, '' for empty."""
+    out = df.astype(object).where(df.notna(), "")
+    for name in df.columns:
+        dtype = types.get(name)
+        if dtype is None:
+            continue
+        empty = df[name].isna()
+        if dtype.is_timestamp():
+            local = pd.to_datetime(df[name]).dt.tz_localize("UTC").dt.tz_convert(zone)
+            out[name] = local.dt.strftime("%Y-%m-%d %H:%M:%S").where(~empty, "")
+        elif dtype.is_date():
+            out[name] = pd.to_datetime(df[name]).dt.strftime("%Y-%m-%d").where(~empty, "")
+        elif dtype.is_boolean():
+            out[name] = df[name].map({True: "true", False: "false"}).where(~empty, "")
+    return out
+
+
+def _mark_adjustments(records: pd.DataFrame, own: list[Adjustment], related: list[Adjustment],
+                      read: set[str]) -> pd.DataFrame:
+    """Mark each value an adjustment changed: "new (adjustment #3; was old)".  An adjusted
+    field shown only to carry the mark is dropped when no listed record has it.
+    Adjustments of another table that share the records' key (a panelist's grade of a
+    knowledge item) are listed in an "adjusted" column.  (A loop over adjustments, a
+    handful of human decisions, not over records.)"""
+    out = records.copy()
+    marked: set[str] = set()
+    for a in own:
+        hit = _matches(out, a.table, a.keys)
+        if hit is not None and hit.any():
+            now = out.loc[hit, a.field].astype(str)
+            out.loc[hit, a.field] = now.where(now != "", "empty") + \
+                f" (adjustment #{a.id}; was {a.before if a.before is not None else 'empty'})"
+            marked.add(a.field)
+    # Columns selected only to find and show adjustments: the fields nobody's value changed
+    # here go, and so do the key columns when nothing was marked.
+    helpers = {a.field for a in own} - marked
+    if not marked:
+        helpers |= {k for a in own for k in KEYS[a.table]}
+    out = out.drop(columns=[c for c in out.columns if c in helpers - read])
+    notes = pd.Series("", index=out.index, dtype=object)
+    for a in related:
+        key = KEYS[a.table][0]
+        if key in out:
+            hit = out[key].astype(str) == str(a.keys[0])
+            notes[hit] = notes[hit].where(notes[hit] == "", notes[hit] + "; ") + f"#{a.id} {a.change_text()}"
+    if (notes != "").any():
+        out["adjusted"] = notes
+    return out
+
+
+def _matches(records: pd.DataFrame, table: str, keys: tuple) -> pd.Series | None:
+    """Rows whose key columns hold *keys* (None when the records lack a key column)."""
+    hit = pd.Series(True, index=records.index)
+    for column, value in zip(KEYS[table], keys):
+        if column not in records:
+            return None
+        hit &= records[column].astype(str) == str(value)
+    return hit
 
 
 def _fmt(value) -> str:

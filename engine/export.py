@@ -5,6 +5,9 @@ any recorded run's results.json (``--run ID``).  The workbook is
 deterministic: its document dates are the cycle's end, not the clock, and
 every zip entry carries that same fixed time, so the same results give a
 byte-identical file.
+
+Every text (agent and team names, ids, grades) is a text cell, never a
+formula, whatever it begins with (engine.xlsx.xlsx_row).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from . import history
 from .errors import MeritError
-from .xlsx import deterministic_xlsx
+from .xlsx import deterministic_xlsx, xlsx_row
 from .workspace import open_workspace
 
 SUMMARY = "Summary"
@@ -82,7 +85,7 @@ def build_workbook(doc: dict, source: str):
         ("adjustments applied", ", ".join(f"#{a}" for a in manifest.get("adjustments", [])) or "none"),
     ]
     for k, v in info:
-        summary.append([k, v])
+        summary.append(xlsx_row(summary, [k, v]))
         summary.cell(summary.max_row, 1).font = bold
     summary.append([])
     grades: list[str] = []
@@ -95,18 +98,18 @@ def build_workbook(doc: dict, source: str):
     ranked = forced or order
     grades = [g for g in ranked if g] + [g for g in grades if g not in ranked]
     header = ["team", "agents", "graded", "mean total", "best total", "lowest total", *[f"grade {g}" for g in grades]]
-    summary.append(header)
+    summary.append(xlsx_row(summary, header))
     for c in range(1, len(header) + 1):
         summary.cell(summary.max_row, c).font = bold
     for team in teams + [None]:
         rows = [r for r in scores if team is None or str(r["team"]) == team]
         totals = [r["total"] for r in rows if r.get("total") is not None]
-        summary.append([
+        summary.append(xlsx_row(summary, [
             team if team is not None else "all teams", len(rows), len(totals),
             round(sum(totals) / len(totals), 2) if totals else None,
             max(totals) if totals else None, min(totals) if totals else None,
             *[sum(1 for r in rows if r.get("grade") == g) for g in grades],
-        ])
+        ]))
     summary.column_dimensions["A"].width = 22
     summary.column_dimensions["B"].width = 24
 
@@ -116,7 +119,7 @@ def build_workbook(doc: dict, source: str):
         columns += ["total change", "previous grade", "previous rank"] + [f"{k} change" for k in kpi_ids]
     for team in teams:
         sheet = wb.create_sheet(_sheet_name(team, used))
-        sheet.append(columns)
+        sheet.append(xlsx_row(sheet, columns))
         for c in range(1, len(columns) + 1):
             sheet.cell(1, c).font = bold
         rows = sorted((r for r in scores if str(r["team"]) == team),
@@ -132,7 +135,7 @@ def build_workbook(doc: dict, source: str):
                 line += [t.get("total", {}).get("delta"), t.get("grade", {}).get("previous"),
                          t.get("rank", {}).get("previous")]
                 line += [t.get("kpis", {}).get(k, {}).get("delta") for k in kpi_ids]
-            sheet.append(line)
+            sheet.append(xlsx_row(sheet, line))  # names stay text, never formulas
         sheet.freeze_panes = "C2"
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
         for i, col in enumerate(columns, start=1):

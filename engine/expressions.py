@@ -50,6 +50,7 @@ from .errors import ExpressionError, Origin
 __all__ = [
     "ColumnContext",
     "Expr",
+    "KeyCheck",
     "as_filter",
     "parse",
     "to_local",
@@ -58,6 +59,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EXPONENT",
     "MAX_STRING_LENGTH",
+    "MAX_ROUND_DIGITS",
 ]
 
 # ---------------------------------------------------------------------------
@@ -69,6 +71,7 @@ MAX_DEPTH = 50  # nesting depth of the syntax tree
 MAX_EXPONENT = 100  # largest |exponent| of **
 MAX_STRING_LENGTH = 10_000  # longest string a scalar expression may build
 MAX_INT_BITS = 4096  # largest integer a scalar expression may build
+MAX_ROUND_DIGITS = 20  # round(x, n): |n| at most this (a double has 17 significant digits)
 
 # name -> (min args, max args or None, signature shown in messages)
 FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
@@ -160,6 +163,52 @@ class ColumnContext:
     table_name: str | None = None  # used in messages ("unknown column 'x' in table tickets")
     what: str = "column"  # what a bare name is, for messages: "column" or "metric"
     period: tuple[_dt.datetime, _dt.datetime] | None = None  # the cycle as [start, end) naive UTC instants
+    # When a list, every strict lookup met while compiling is appended to it (see KeyCheck)
+    key_checks: list["KeyCheck"] | None = None
+
+
+@dataclass
+class KeyCheck:
+    """A lookup that must find its key: ``lookup(params.NAME, key)`` without a default, or
+    ``params.NAME[key]``.
+
+    Evaluating it gives empty for a key the table lacks (both modes agree); finding such keys
+    is a check of its own: a constant key when the ruleset is compiled, a column key in the
+    data (``engine.cohorts``), so a misspelt level is an error, not a silently wrong number.
+    """
+
+    expr: "Expr"
+    node: ast.AST  # the key argument, for messages
+    param: str
+    keys: list  # the table's keys, converted as the key is compared with them
+    key: Any  # the key: an Ibis column, or a constant
+
+    @property
+    def key_text(self) -> str:
+        return self.expr.source_of(self.node)
+
+    def missing_constant(self) -> "ExpressionError | None":
+        """The error for a constant key that is not in the table (None if it is, or if the key is
+        a column or empty)."""
+        if _is_col(self.key) or self.key is None or self.key in self.keys:
+            return None
+        if not isinstance(self.key, str) and str(self.key) in self.keys:
+            return None
+        return self.expr._error(self.node, f"{self.key!r} is not a key of params.{self.param}"
+                                f"{self.did_you_mean(self.key)}", self.expected())
+
+    def did_you_mean(self, value: Any) -> str:
+        """"; did you mean 'P3'?" for a key that differs from a known one in case or spelling."""
+        keys = [str(k) for k in self.keys]
+        same_but_case = [k for k in keys if k.casefold() == str(value).casefold()]
+        return f"; did you mean '{same_but_case[0]}'?" if same_but_case else _did_you_mean(str(value), keys)
+
+    def expected(self) -> str:
+        shown = ", ".join(str(k) for k in sorted(self.keys, key=str)[:40])
+        more = f", … ({len(self.keys) - 40} more)" if len(self.keys) > 40 else ""
+        known = f"one of {shown}{more}" if self.keys else f"(params.{self.param} is empty)"
+        return (f"{known}; or add the key to params.{self.param}, or give a default: "
+                f"lookup(params.{self.param}, {self.key_text}, DEFAULT)")
 
 
 def as_filter(value: Any) -> Any:
@@ -439,6 +488,8 @@ def _arith_kinds(op: str, a: Any, b: Any) -> str:
 
 
 def _check_int_size(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):  # a float overflowed to infinity
+        raise _OpError("the number is too large", "results below about 1.8e308 in absolute value")
     if isinstance(v, int) and v.bit_length() > MAX_INT_BITS:
         raise _OpError("the number is too large", f"integers below 2**{MAX_INT_BITS}")
     if isinstance(v, str) and len(v) > MAX_STRING_LENGTH:
@@ -471,9 +522,9 @@ def _s_arith(op: str, a: Any, b: Any) -> Any:
         if b == 0:
             return None
         if op == "/":
-            return a / b
+            return _check_int_size(a / b)
         if op == "//":
-            return a // b
+            return _check_int_size(a // b)
         return a % b
     # power
     if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
@@ -572,6 +623,7 @@ class _Validator:
         self.names: set[str] = set()
         self.params: set[str] = set()
         self.tables: set[str] = set()
+        self.strict_lookup = False  # lookup(params.NAME, key) without a default, or params.NAME[key]
 
     def fail(self, node: ast.AST, message: str, expected: str | None = None) -> None:
         raise self.expr._error(node, message, expected)
@@ -591,6 +643,8 @@ class _Validator:
     # literals ---------------------------------------------------------
     def visit_Constant(self, node: ast.Constant) -> None:
         v = node.value
+        if isinstance(v, float) and not math.isfinite(v):  # 1e999 reads as infinity
+            self.fail(node, "the number is too large", "a finite number (at most about 1.8e308)")
         if v is None or isinstance(v, (bool, int, float, str)):
             return
         self.fail(node, f"{type(v).__name__} literals are not allowed",
@@ -640,6 +694,7 @@ class _Validator:
         self.visit(node.value)
         if isinstance(node.slice, (ast.Slice, ast.Tuple)):
             self.fail(node.slice, "a parameter table takes one key", "params.NAME[key]")
+        self.strict_lookup = True
         self.visit(node.slice)
 
     # operators --------------------------------------------------------
@@ -704,6 +759,8 @@ class _Validator:
             return
         if name == "lookup" and not _is_params_ref(node.args[0]):
             self.fail(node.args[0], "the first argument of lookup() must be a parameter table", sig)
+        if name == "lookup" and n == 2:
+            self.strict_lookup = True
         if name == "band":
             if not _is_params_ref(node.args[0]):
                 self.fail(node.args[0], "the first argument of band() must be a parameter list of bands", sig)
@@ -715,6 +772,11 @@ class _Validator:
             value = d.value if isinstance(d, ast.Constant) else getattr(getattr(d, "operand", None), "value", None)
             if not ok or not isinstance(value, int) or isinstance(value, bool):
                 self.fail(d, "the digits of round() must be a whole number", "round(x, 2)")
+            if isinstance(d, ast.UnaryOp) and isinstance(d.op, ast.USub):
+                value = -value
+            if abs(value) > MAX_ROUND_DIGITS:
+                self.fail(d, f"round() to {value} digits is out of range",
+                          f"digits between -{MAX_ROUND_DIGITS} and {MAX_ROUND_DIGITS}")
         for arg in node.args:
             self.visit(arg)
 
@@ -772,10 +834,15 @@ class Expr:
         self.names: frozenset[str] = frozenset(checker.names)
         self.params: frozenset[str] = frozenset(checker.params)
         self.tables: frozenset[str] = frozenset(checker.tables)
+        self.strict_lookup: bool = checker.strict_lookup
         self._check_constants()
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
+
+    def source_of(self, node: ast.AST) -> str:
+        """The text of a node of the parsed tree."""
+        return (ast.get_source_segment("(" + self.text + "\n)", node) or "").strip()
 
     def _check_constants(self) -> None:
         """Compute the parts that use no data now ('9 ** 9 ** 9', "'a' * 10**9", 'hour(3)'),
@@ -942,6 +1009,17 @@ class Expr:
                              "a value per record")
         return _lit(value)
 
+    def to_value(self, table: ibis.Table, ctx: ColumnContext, kinds: tuple[str, ...], what: str,
+                 expected: str) -> ir.Value:
+        """Compile a value that must be one of *kinds* ("number", "string", ...) or empty, e.g.
+        the value of a sum: *what* names it in the message ("the value of a sum")."""
+        value = self.to_column(table, ctx)
+        kind = _kind(value)
+        if kind != "empty" and kind not in kinds:
+            raise self.error(f"{what} must be {' or '.join(_a(k) for k in kinds)}, but this gives {_a(kind)}",
+                             expected)
+        return value
+
     def to_filter(self, table: ibis.Table, ctx: ColumnContext) -> ir.BooleanValue:
         """Compile as a filter: must be true/false; an empty result excludes the row."""
         value = self.to_column(table, ctx)
@@ -1045,12 +1123,18 @@ class _BaseEval(simpleeval.SimpleEval):
         if name not in self.params:
             known = [str(k) for k in self.params]
             raise _OpError(f"unknown parameter '{name}'{_did_you_mean(name, known)}", _one_of(known))
-        return _norm(self.params[name])
+        value = _norm(self.params[name])
+        if isinstance(value, str) and len(value) > MAX_STRING_LENGTH:  # it would be copied into every record
+            raise _OpError(f"params.{name} is too long ({len(value)} characters)",
+                           f"strings of at most {MAX_STRING_LENGTH} characters")
+        if isinstance(value, float) and not math.isfinite(value):  # YAML's .inf
+            raise _OpError(f"params.{name} is not a finite number", "a number such as 0.5 or 24")
+        return value
 
     def _eval_subscript(self, node: ast.Subscript) -> Any:
         table = self._eval(node.value)
         key = self._eval(node.slice)
-        return self.lookup(node.value, table, key, None)
+        return self.lookup(node.value, table, key, None, node.slice)
 
     def _bands(self, pnode: ast.AST, bands: Any, field_name: str) -> list[tuple[Any, Any]]:
         """(min, value) pairs of a parameter list like [{min: 0.6, multiplier: 3}, ...], in order."""
@@ -1147,7 +1231,8 @@ class _BaseEval(simpleeval.SimpleEval):
         sig = FUNCTIONS[name][2]
         if name == "lookup":
             default = args[2] if len(args) > 2 else None
-            return self.lookup(node.args[0], args[0], args[1], default)
+            strict = node.args[1] if len(args) == 2 else None  # no default: the key must be in the table
+            return self.lookup(node.args[0], args[0], args[1], default, strict)
         if name == "round":
             x = args[0]
             self._need(x, ("number",), name, sig, node.args[0])
@@ -1239,7 +1324,7 @@ class _ScalarEval(_BaseEval):
     def in_(self, x: Any, container: Any, node: ast.AST) -> Any:
         return _s_in(x, container, node)
 
-    def lookup(self, pnode: ast.AST, table: Any, key: Any, default: Any) -> Any:
+    def lookup(self, pnode: ast.AST, table: Any, key: Any, default: Any, strict: ast.AST | None = None) -> Any:
         table = self._param_table(pnode, table)
         if isinstance(key, (list, tuple, Mapping)):
             raise _OpError("the key of a parameter table must be a single value")
@@ -1361,6 +1446,8 @@ class _ColumnEval(_BaseEval):
         self.ctx = ctx
         self.what = ctx.what
         self._scalar = _ScalarEval(expr, {}, ctx.params or {}, ctx.timezone, ctx.what)
+        # string column expression -> characters of constants joined into it by '+' (see arith)
+        self._joined_chars: dict[Any, int] = {}
 
     def _table_label(self) -> str:
         if self.ctx.table_name:
@@ -1404,6 +1491,20 @@ class _ColumnEval(_BaseEval):
             return None if v is None else (not v)
         return ~v
 
+    def _joined(self, a: Any, b: Any) -> int:
+        """Characters of constants (literals, parameters) that ``a + b`` joins to every record's
+        string: bounded like a scalar string, so a chain of long parameters cannot make every
+        record huge."""
+        def chars(v: Any) -> int:
+            if isinstance(v, str):
+                return len(v)
+            return self._joined_chars.get(v.op(), 0) if _is_col(v) else 0
+
+        total = chars(a) + chars(b)
+        if total > MAX_STRING_LENGTH:
+            raise _OpError("the string is too long", f"strings of at most {MAX_STRING_LENGTH} characters")
+        return total
+
     def order(self, op: str, a: Any, b: Any) -> Any:
         if not (_is_col(a) or _is_col(b)):
             return _s_order(op, a, b)
@@ -1417,6 +1518,7 @@ class _ColumnEval(_BaseEval):
         if not (_is_col(a) or _is_col(b)):
             return _s_arith(op, a, b)
         kind = _arith_kinds(op, a, b)
+        joined = self._joined(a, b) if op == "+" and kind == "string" else 0
         if op == "**":
             if not _is_col(b):
                 _check_exponent(b)
@@ -1430,13 +1532,22 @@ class _ColumnEval(_BaseEval):
         divisor_is_column = _is_col(b)
         a, b = _wide(a), _wide(b)  # typed literals: no INTEGER or DECIMAL arithmetic in SQL
         if op == "+":
-            return a + b
+            result = a + b
+            if joined:
+                self._joined_chars[result.op()] = joined
+            return result
         if op == "-":
             return a - b
         if op == "*":
             return a * b
         if op == "**":
-            return a ** b
+            # as in scalar mode: a negative base to a fractional power and 0 to a negative power
+            # are empty (the database gives NaN and infinity)
+            power = a ** b
+            undefined = (a == 0) & (b < 0)
+            if power.type().is_floating():
+                undefined = undefined | power.isnan()
+            return ibis.ifelse(undefined.fill_null(False), _null("number"), power)
         # division-like: a zero divisor gives empty, on every backend
         if divisor_is_column:
             b = b.nullif(0)
@@ -1513,9 +1624,14 @@ class _ColumnEval(_BaseEval):
             return False
         return container.contains(x).fill_null(False)
 
-    def lookup(self, pnode: ast.AST, table: Any, key: Any, default: Any) -> Any:
+    def _key_check(self, strict: ast.AST | None, pnode: ast.AST, keys: list, key: Any) -> None:
+        if strict is not None and self.ctx.key_checks is not None:
+            self.ctx.key_checks.append(KeyCheck(self.expr_obj, strict, getattr(pnode, "attr", "?"), keys, key))
+
+    def lookup(self, pnode: ast.AST, table: Any, key: Any, default: Any, strict: ast.AST | None = None) -> Any:
         mapping = self._param_table(pnode, table)
         if not _is_col(key):
+            self._key_check(strict, pnode, [k for k in mapping if k is not None], key)
             return self._scalar.lookup(pnode, mapping, key, default)
         name = getattr(pnode, "attr", "?")
         branches = []
@@ -1548,6 +1664,7 @@ class _ColumnEval(_BaseEval):
         whole = all(isinstance(v, int) and not isinstance(v, bool) for _, v in branches if v is not None) and (
             default is None or (isinstance(default, int) and not isinstance(default, bool)))
         null = _null(dt.int64) if kind == "number" and whole else _null(kind if kind != "empty" else None)
+        self._key_check(strict, pnode, [k for k, _ in branches], key)
         if not branches:
             return _wide(default) if default is not None else null
         typed = [(k, (null if v is None else _wide(v))) for k, v in branches]

@@ -23,4 +23,8 @@ def wilson_interval(successes, trials, z: float = Z_95) -> tuple[np.ndarray, np.
         half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
         low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
         high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    # With no success the lower bound is 0, with no failure the upper bound 1, exactly: the
+    # formula gives them only up to rounding (5.6e-17, 0.9999999999999999).
+    low = np.where((n > 0) & (k == 0), 0.0, low)
+    high = np.where((n > 0) & (k == n), 1.0, high)
     return low, high

@@ -1,8 +1,9 @@
 """One merit process at a time per workspace: an exclusive lock on ``WORKSPACE/.merit/lock``.
 
-Every command that writes (``run``, ``restore``, ``publish``, ``adjust``,
-``revoke``) holds an exclusive ``fcntl.flock`` on the lock file for its whole
-duration.  A second process waits for it up to a timeout (``MERIT_LOCK_TIMEOUT``
+Every command that writes (``run``, ``render``, ``restore``, ``publish``,
+``adjust``, ``revoke``, ``export``, ``panel assign``, ``panel collect``, and
+``demo``) holds an exclusive ``fcntl.flock`` on the lock file for its whole
+duration.  The lock is taken in one place only, :mod:`engine.usecases`.  A second process waits for it up to a timeout (``MERIT_LOCK_TIMEOUT``
 seconds, default 120) and then fails with a clear :class:`LockError` naming the
 pid that holds it.  The kernel releases a ``flock`` when its process dies, so a
 killed run never leaves a stale lock behind; the pid written into the file is
@@ -12,6 +13,10 @@ While the lock is held, :func:`recover_outputs` tidies what a killed run may
 have left beside ``out/``: staging folders (``.out.staging-<pid>``) are removed,
 and if a run died between its two renames (``out`` → ``.out.old-<pid>``,
 staging → ``out``) the previous outputs are put back.
+
+:func:`require_writable` checks, before a writer starts, that the folders it
+will write can be written, so that a read-only workspace, ``out/`` or
+``.merit/`` is a clear error instead of a traceback halfway through.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from .errors import MeritError
+from .errors import MeritError, WorkspaceError
 
 STATE_DIR = ".merit"
 LOCK_FILE = "lock"
@@ -55,6 +60,43 @@ def lock_timeout(value: float | None = None) -> float:
     return DEFAULT_TIMEOUT
 
 
+NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)  # permission denied, read-only file system
+NOT_WRITABLE = ("write permission for the user running merit (and a file system not mounted "
+                "read-only); merit writes only when it can write everything it needs")
+
+
+def require_writable(*paths: Path, below: bool = False) -> None:
+    """Raise a WorkspaceError naming the first of *paths* that merit could not write.
+
+    A path that does not exist yet needs its nearest existing parent to be
+    writable.  With *below*, every folder under an existing folder must be
+    writable too (replacing ``out/`` deletes its old contents folder by
+    folder)."""
+    for path in paths:
+        path = Path(path)
+        target = path
+        while not target.exists() and target != target.parent:
+            target = target.parent
+        checked = [target]
+        if below and target == path and path.is_dir():
+            checked += [Path(d) / name for d, names, _ in os.walk(path) for name in sorted(names)]
+        for one in checked:
+            if not os.access(one, os.W_OK):
+                raise WorkspaceError("not writable", file=str(one), expected=NOT_WRITABLE)
+
+
+def _open_lock_file(path: Path) -> int:
+    try:
+        path.parent.mkdir(exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in NOT_ALLOWED:
+            raise
+        # checked beforehand by require_writable; this is a race with a chmod
+        raise WorkspaceError("not writable: the workspace lock cannot be taken", file=str(path),
+                             expected=NOT_WRITABLE) from None
+
+
 def _holder(fd: int) -> str:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -67,13 +109,12 @@ def _holder(fd: int) -> str:
 @contextmanager
 def workspace_lock(root: Path | str, *, timeout: float | None = None,
                    on_wait: Callable[[str], None] | None = None):
-    """Hold the workspace's exclusive lock for the body of the ``with``."""
-    root = Path(root)
-    folder = state_dir(root)
-    folder.mkdir(exist_ok=True)
-    path = folder / LOCK_FILE
+    """Hold the workspace's exclusive lock for the body of the ``with``.
+
+    Only :mod:`engine.usecases` calls this (a test checks it)."""
+    path = state_dir(Path(root)) / LOCK_FILE
     wait = lock_timeout(timeout)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock_file(path)
     try:
         deadline = time.monotonic() + wait
         told = False

@@ -25,13 +25,18 @@ import pyarrow.compute as pc
 
 from .evaluate import Evaluation
 from .scoring import Scores
+from .xlsx import csv_safe
 
 SIGNIFICANT = 12
 METRICS_COLUMNS = ["scope", "id", "breakdown", "metric", "value", "n", "low", "high", "note"]
+EXACT_POWERS_OF_TEN = 22  # 10**22 is the largest power of ten a double holds exactly
 
 
 def round_sig(values) -> np.ndarray:
-    """Round to SIGNIFICANT significant digits, vectorised (NaN stays NaN, -0 becomes 0)."""
+    """Round to SIGNIFICANT significant digits, vectorised (NaN stays NaN, -0 becomes 0).
+
+    The result is the double nearest to the rounded decimal, so its shortest text (what
+    the writers print) has at most SIGNIFICANT significant digits."""
     a = np.asarray(values, dtype="float64")
     out = np.full(a.shape, np.nan)
     ok = np.isfinite(a)
@@ -43,7 +48,16 @@ def round_sig(values) -> np.ndarray:
     rounded = np.empty_like(v)
     for d in np.unique(decimals):  # a handful of magnitudes, not one per value
         mask = decimals == d
-        rounded[mask] = np.round(v[mask], int(d))
+        if abs(d) <= EXACT_POWERS_OF_TEN:
+            # np.round scales by 10**d, rounds and scales back: with an exact power of ten
+            # the scaling back is one correctly rounded operation, so the result is the
+            # double nearest the rounded decimal.
+            rounded[mask] = np.round(v[mask], int(d))
+        else:
+            # Below 1e-11 or from 1e34 on, 10**d is inexact and np.round leaves noise in
+            # the last bits (5.551115123130001e-17); let the decimal text decide instead.
+            # Such magnitudes do not occur in support metrics, so this runs on few values.
+            rounded[mask] = [float(f"{x:.{SIGNIFICANT}g}") for x in v[mask]]
     out[ok] = rounded + 0.0
     return out
 
@@ -164,6 +178,10 @@ def _json_numbers(values) -> pa.Array:
     return number_texts(values).fill_null("null")
 
 
+def _json_booleans(values) -> pa.Array:
+    return pc.if_else(pa.array(np.asarray(values, dtype=bool)), "true", "false")
+
+
 def records_json(columns: dict[str, pa.Array]) -> RawJSON:
     """An array of objects from pre-encoded columns, one object per line (joined in Arrow)."""
     names = list(columns)
@@ -199,7 +217,8 @@ def scores_json(scores: Scores) -> RawJSON:
             ("total", _json_numbers(t["total"])),
             ("grade", _json_strings(grades.where(grades.notna() & (grades != ""), None), null=True)),
             ("rank", _json_numbers(t["rank"].astype("float64"))),
-            ("team_rank", _json_numbers(t["team_rank"].astype("float64"))))):
+            ("team_rank", _json_numbers(t["team_rank"].astype("float64"))),
+            ("rated", _json_booleans(t["rated"])), ("scored_weight", _json_numbers(t["scored_weight"])))):
         parts += [("{" if i == 0 else ", ") + json.dumps(name) + ": ", values]
     parts.append(', "kpis": {')
     for i, k in enumerate(scores.kpis):
@@ -272,8 +291,9 @@ _CSV_SPECIAL = r'[",\n\r]'
 
 
 def _csv_fields(values: pd.Series) -> pa.Array:
-    """A column as CSV fields: empty for undefined, quoted only where needed (as the csv module
-    does); built in Arrow, without a Python loop over the rows of text columns."""
+    """A column as CSV fields: empty for undefined, a text beginning with =, +, -, @, tab or CR
+    neutralised with a leading ' (engine.xlsx.csv_safe), quoted only where needed (as the csv
+    module does); built in Arrow, without a Python loop over the rows of text columns."""
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     elif pd.api.types.is_integer_dtype(values.dtype):
@@ -282,6 +302,8 @@ def _csv_fields(values: pd.Series) -> pa.Array:
         arr = pa.array([("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
                         for v in values.astype(object)], type=pa.string())
     arr = arr.fill_null("")
+    if not pd.api.types.is_numeric_dtype(values.dtype):  # number columns stay numbers
+        arr = csv_safe(arr)  # no live formulas (engine.xlsx): '=..., while a text '-5' stays -5
     special = pc.match_substring_regex(arr, _CSV_SPECIAL)
     if pc.any(special).as_py():
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
@@ -328,21 +350,28 @@ def write_json(doc: dict, path: Path) -> None:
 
 @contextmanager
 def staged_output(out_dir: Path):
-    """Yield a staging folder; on success it atomically becomes ``out_dir``."""
+    """Yield a staging folder; on success it atomically becomes ``out_dir``.
+
+    On any failure, the swap's included (a folder that cannot be renamed), the
+    staging folder is removed and ``out_dir`` is as it was.  The writers check
+    beforehand that ``out_dir`` and everything below it can be replaced
+    (engine.usecases), so the old outputs can be deleted after the swap."""
     out_dir = Path(out_dir)
     parent = out_dir.parent
     staging = parent / f".{out_dir.name}.staging-{os.getpid()}"
+    old = parent / f".{out_dir.name}.old-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
         yield staging
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(staging, out_dir)
     except BaseException:
+        if old.exists() and not out_dir.exists():
+            os.replace(old, out_dir)  # the second rename failed: the previous outputs go back
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    old = parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(staging, out_dir)
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)

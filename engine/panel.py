@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER
 from .errors import DataError, MeritError, ProblemList, WorkspaceError
 from .workspace import Workspace, open_workspace
+from .xlsx import csv_safe, restore_text
 from .yamlpos import YamlDoc, load_model
 
 PANEL_FILE = "panel.yaml"
@@ -130,14 +131,42 @@ def load_panel(ws: Workspace) -> Panel:
             file=display, line=pos.line if pos else None, column=pos.column if pos else None, field="per_item",
             expected=f"at most {len(config.panelists)} grades per item, or more panelists"))
     folder = Path(config.sheets)
-    if folder.is_absolute() or ".." in folder.parts:
+    why = _panel_folder_problem(ws, folder)
+    if why:
         pos = doc.pos(("sheets",))
-        problems.append(WorkspaceError("sheets must be a folder inside the workspace", file=display,
-                                       line=pos.line if pos else None, field="sheets",
-                                       expected="a relative path such as panel"))
+        problems.append(WorkspaceError(f"sheets: '{config.sheets}' {why}", file=display,
+                                       line=pos.line if pos else None, column=pos.column if pos else None,
+                                       field="sheets",
+                                       expected="a folder inside the workspace, outside out/, .merit/ and the "
+                                                "data folder, such as panel"))
     if problems:
         raise problems[0] if len(problems) == 1 else ProblemList(problems)
     return Panel(config=config, doc=doc, file=display, folder=ws.root / folder)
+
+
+def _panel_folder_problem(ws: Workspace, folder: Path) -> str | None:
+    """Why *folder* (panel.yaml's ``sheets``) may not hold the panel's files, or None.
+
+    It must stay inside the workspace (no absolute path elsewhere, no '..', no symbolic
+    link leading out), and out of the folders merit replaces or reads as a whole: ``out/``
+    (and its staging folders), ``.merit/`` (the history) and the data folder (whose CSV
+    files are tables)."""
+    root = ws.root.resolve()
+    if ".." in folder.parts:
+        return "goes up with '..': the panel's files must stay inside the workspace"
+    target = (root / folder).resolve()  # follows symbolic links, and an absolute path replaces root
+    try:
+        rel = target.relative_to(root)
+    except ValueError:
+        return f"resolves to {target}, outside the workspace {root}"
+    first = rel.parts[0].casefold() if rel.parts else ""
+    if first == "out" or first.startswith(".out."):
+        return "is inside out/, which every merit run replaces as a whole"
+    if first == ".merit":
+        return "is inside .merit/, merit's history"
+    if target == ws.data_dir.resolve():
+        return "is the data folder, where every CSV file is read as a table"
+    return None
 
 
 # ------------------------------------------------------------------ workspace data
@@ -270,7 +299,7 @@ def read_assignments(panel: Panel, ws: Workspace) -> pd.DataFrame:
             continue
         if len(row) != 3 or not row[2].strip().isdigit():
             raise DataError("malformed assignment row", file=display, line=i, expected="item_id,panelist,round")
-        out.append((row[0].strip(), row[1].strip(), int(row[2])))
+        out.append((restore_text(row[0].strip()), restore_text(row[1].strip()), int(row[2])))
     if not out:
         return empty
     return pd.DataFrame(out, columns=ASSIGNMENT_COLUMNS)
@@ -399,10 +428,15 @@ def write_text_atomic(path: Path, text: str, *, bom: bool = False, newline: str 
 
 
 def csv_text(header: list[str], rows) -> str:
+    """CSV text ('\\n' line ends) of *header* and *rows*, every field as text with no live
+    formula: one beginning with =, +, -, @, tab or CR gets a leading ' (engine.xlsx.csv_safe,
+    undone by restore_text when merit reads the file back)."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]  # (as csv.writer writes them)
+    columns = [csv_safe(list(col)).to_pylist() for col in zip(*cells)]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow(csv_safe([str(h) for h in header]).to_pylist())
+    w.writerows(zip(*columns))
     return buf.getvalue()
 
 

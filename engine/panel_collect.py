@@ -4,7 +4,8 @@ Every row of every returned sheet is checked first; a row with a grade is
 refused, with its file, line and reason, when
 
 * its panelist is not declared in panel.yaml, or its item is not in knowledge;
-* its grade is not one of S, A, B, C;
+* its grade is not one of S, A, B, C, or its grade cell holds a formula (a
+  grade is typed, never computed: the formula is refused, not evaluated);
 * it was edited (its ``check`` does not match the panelist, item, kind and
   title it was issued with, or it was added by hand);
 * its panelist wrote the item (or, with ``exclude_same_team``, shares a team
@@ -20,6 +21,13 @@ file and line of every change; the same grade again changes nothing.  Both
 files are written through a temporary file and a rename, the audit first.
 Rows whose grade is empty are skipped (not graded yet); emptying a grade does
 not withdraw it.
+
+A returned file larger than the largest sheet issued in the cycle (rows,
+columns, unpacked size, with a margin: :func:`engine.panel_sheets.sheet_bounds`)
+is refused before it is loaded.  Text read back loses the leading ``'`` that
+merit's CSV files put before =, +, -, @, tab and CR (engine.xlsx), and gets it
+again in grades.csv and audit.csv: a comment keeps its exact text and never
+becomes a live formula.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from pathlib import Path
 
 from .errors import DataError, MeritError, ProblemList, WorkspaceError
 from .panel import GRADES, csv_text, conflict_reason, load_panel_data, write_text_atomic
-from .panel_sheets import read_sheet, row_check, sheet_files
+from .panel_sheets import COLUMNS, read_sheet, row_check, sheet_bounds, sheet_files
+from .xlsx import restore_text
 
 GRADE_COLUMNS = ["item_id", "panelist", "grade", "graded_at", "comment"]
 AUDIT_COLUMNS = ["at", "panelist", "item_id", "before", "after", "comment", "source", "line"]
@@ -63,10 +72,20 @@ def _read_grades_text(path: Path) -> tuple[list[str], list[list[str]], bool, str
     bom = raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
     newline = "\r\n" if "\r\n" in text else "\n"
-    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    # (merit wrote it: a leading ' before =, +, -, @ ... is csv_text's, removed here and added back on writing)
+    rows = [[restore_text(c) for c in r] for r in csv.reader(io.StringIO(text, newline=""))
+            if any(c.strip() for c in r)]
     if not rows:
         return list(GRADE_COLUMNS), [], bom, newline
     return rows[0], rows[1:], bom, newline
+
+
+def _returned_bounds(data):
+    """The most a returned sheet may hold: a margin over the largest sheet issued in the cycle
+    (the header and one row per assignment of its panelist; the Rubric sheet's columns)."""
+    a = data.assignments
+    issued_rows = 1 + (int(a.groupby("panelist").size().max()) if len(a) else 0)
+    return sheet_bounds(issued_rows, max(len(COLUMNS), 1 + len(data.order)))
 
 
 def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | None = None,
@@ -95,6 +114,7 @@ def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | Non
     cycle = ws.config.name
     problems: list[tuple[tuple, MeritError]] = []
     result = CollectResult(files=files)
+    bounds = _returned_bounds(data)
     taken: dict[tuple[str, str], tuple[str, str, str, int, str]] = {}  # (item, panelist) -> grade, comment, file, line, source
 
     def refuse(row, field_name, message, expected=None):
@@ -106,12 +126,16 @@ def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | Non
             progress(f"reading {path.name}")
         display = _display(ws, path)
         try:
-            rows = read_sheet(path, display)
+            rows = read_sheet(path, display, bounds=bounds)
         except MeritError as exc:
             problems.append(((display, exc.line or 0), exc))
             continue
         for row in rows:  # returned sheets: a few dozen rows each
             v = row.values
+            if "grade" in row.formulas:  # whatever it computes, it is not a grade the panelist gave
+                refuse(row, "grade", f"the grade cell holds a formula ({v.get('grade', '')}): a grade is typed "
+                       "in the cell, never computed", f"one of {', '.join(GRADES)} typed as text")
+                continue
             grade = v.get("grade", "").strip().upper()
             if not grade:
                 result.empty += 1

@@ -13,6 +13,13 @@ title: a returned row whose check does not match was edited (or copied from
 another sheet) and is refused.  It detects mistakes and casual edits, not a
 determined forger; the assignment record (assignments.csv) is checked too.
 
+Text stays text: titles (written by agents) and comments are text cells in the
+XLSX and neutralised with a leading ' in the CSV twin when they begin with =, +,
+-, @, tab or CR (engine.xlsx); reading a returned sheet removes that ' again.  A
+returned workbook is checked against :func:`sheet_bounds` before openpyxl loads
+it, and is read with its formulas as formulas (a formula in a grade cell is
+refused by collect, never taken for the value it last computed).
+
 Determinism: the workbook's creation and modification dates are the cycle's
 last day, and so are the dates of the entries of the XLSX (zip) file, so the
 same inputs give byte-identical sheets.
@@ -33,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError, MeritError
-from .xlsx import deterministic_xlsx
+from .xlsx import XlsxBounds, check_xlsx_bounds, csv_safe, deterministic_xlsx, restore_text, xlsx_row
 
 COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "grade", "comment", "check"]
 REQUIRED = ["panelist", "item_id", "kind", "title", "grade", "check"]
@@ -98,9 +105,9 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
     sh = wb.active
     sh.title = GRADING_SHEET
     cols = list(rows.columns)
-    sh.append(cols)
+    sh.append(xlsx_row(sh, cols))
     for rec in rows.itertuples(index=False):  # the panelist's items: a few dozen
-        sh.append([str(v) for v in rec])
+        sh.append(xlsx_row(sh, [str(v) for v in rec]))  # titles and comments stay text, never formulas
     n = len(rows)
     bold = Font(bold=True, color="FFFFFF")
     fill = PatternFill("solid", fgColor="0F766E")
@@ -136,17 +143,18 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
     sh.protection.formatRows = False
 
     rb = wb.create_sheet(RUBRIC_SHEET)
-    rb.append([f"Grading sheet of {panelist_name}, cycle {cycle}"])
-    rb.append([f"Give each item on the {GRADING_SHEET} sheet one grade ({', '.join(order_best_first)}) "
-               "and, if you like, a comment. Leave the grade empty for items you have not graded yet. "
-               "Do not change the other cells; return the file as it is (XLSX or CSV)."])
+    rb.append(xlsx_row(rb, [f"Grading sheet of {panelist_name}, cycle {cycle}"]))
+    rb.append(xlsx_row(rb, [
+        f"Give each item on the {GRADING_SHEET} sheet one grade ({', '.join(order_best_first)}) "
+        "and, if you like, a comment. Leave the grade empty for items you have not graded yet. "
+        "Do not change the other cells; return the file as it is (XLSX or CSV)."]))
     rb.append([])
-    rb.append(["kind"] + order_best_first)
+    rb.append(xlsx_row(rb, ["kind"] + order_best_first))
     for c in rb[4]:
         c.font, c.fill = bold, fill
     kinds = [k for k in KIND_ORDER if k in rubric] + sorted(k for k in rubric if k not in KIND_ORDER)
     for kind in kinds:
-        rb.append([kind] + [rubric[kind].get(gr, "") for gr in order_best_first])
+        rb.append(xlsx_row(rb, [kind] + [rubric[kind].get(gr, "") for gr in order_best_first]))
     rb["A1"].font = Font(bold=True, size=13)
     rb.column_dimensions["A"].width = 15
     for j in range(2, len(order_best_first) + 2):
@@ -168,10 +176,13 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
 
 
 def csv_bytes(rows: pd.DataFrame) -> bytes:
+    """The CSV twin of a sheet; a text beginning with =, +, -, @, tab or CR gets a leading '
+    (engine.xlsx.csv_safe) so that a spreadsheet shows it as text, and collect removes it."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")  # what Excel writes and expects
-    w.writerow(list(rows.columns))
-    w.writerows(rows.astype(str).itertuples(index=False))
+    w.writerow(csv_safe([str(c) for c in rows.columns]).to_pylist())
+    columns = [csv_safe(rows[c].astype(str).to_numpy(dtype=object)).to_pylist() for c in rows.columns]
+    w.writerows(zip(*columns))
     return buf.getvalue().encode("utf-8-sig")  # the BOM lets Excel read Chinese text as UTF-8
 
 
@@ -218,6 +229,17 @@ class SheetRow:
     file: str  # as shown to the user
     line: int  # CSV line / sheet row (header = 1)
     values: dict[str, str]  # column -> trimmed text ('' when empty)
+    formulas: frozenset[str] = frozenset()  # columns whose cell holds a formula (XLSX only)
+
+
+def sheet_bounds(issued_rows: int, issued_columns: int) -> XlsxBounds:
+    """The most a returned sheet may hold, given the largest sheet issued in the cycle
+    (*issued_rows* rows with its header, *issued_columns* columns): twice its rows plus 50
+    (blank lines, notes under the table), 16 more columns, and 64 KiB per accepted row plus
+    4 MiB for the parts every workbook has (styles, theme, what Excel adds on saving); a
+    comment may be long (Excel allows 32,767 characters in a cell)."""
+    rows = 2 * max(1, issued_rows) + 50
+    return XlsxBounds(rows=rows, columns=max(1, issued_columns) + 16, bytes=(4 << 20) + rows * (64 << 10))
 
 
 def _text(v) -> str:
@@ -231,6 +253,8 @@ def _text(v) -> str:
         return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(sep=" ")
     if isinstance(v, dt.date):
         return v.isoformat()
+    if not isinstance(v, str) and v.__class__.__name__ in ("ArrayFormula", "DataTableFormula"):
+        v = getattr(v, "text", None) or "="  # a formula all the same (its cell's data_type is 'f')
     return str(v).strip()
 
 
@@ -244,38 +268,49 @@ def _header(cells: list[str], display: str) -> dict[str, int]:
     return {n: names.index(n) for n in COLUMNS if n in names}
 
 
-def read_sheet(path: Path, display: str) -> list[SheetRow]:
-    """The rows of a returned sheet (.xlsx or .csv); empty rows are skipped."""
+def read_sheet(path: Path, display: str, *, bounds: XlsxBounds) -> list[SheetRow]:
+    """The rows of a returned sheet (.xlsx or .csv); empty rows are skipped.  A file larger
+    than *bounds* (see :func:`sheet_bounds`) is refused before it is loaded."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return _read_xlsx(path, display)
+        return _read_xlsx(path, display, bounds)
     if suffix == ".csv":
-        return _read_csv(path, display)
+        return _read_csv(path, display, bounds)
     raise DataError("a returned sheet is an .xlsx or a .csv file", file=display)
 
 
-def _read_xlsx(path: Path, display: str) -> list[SheetRow]:
+def _read_xlsx(path: Path, display: str, bounds: XlsxBounds) -> list[SheetRow]:
     from openpyxl import load_workbook
 
+    check_xlsx_bounds(path, display, bounds)  # before openpyxl inflates anything
     try:
-        wb = load_workbook(path, data_only=True)
+        # Formulas as formulas, not their cached results: a formula is seen (and refused as a
+        # grade), never taken for what it last computed.
+        wb = load_workbook(path, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise DataError(f"the file cannot be read as an Excel workbook ({type(exc).__name__})", file=display) from None
     sh = wb[GRADING_SHEET] if GRADING_SHEET in wb.sheetnames else wb.worksheets[0]
-    rows = list(sh.iter_rows(values_only=True))
+    rows = list(sh.iter_rows())  # bounded by check_xlsx_bounds
     if not rows:
         raise DataError("the sheet is empty", file=display, line=1)
-    cols = _header([_text(c) for c in rows[0]], display)
+    cols = _header([_text(c.value) for c in rows[0]], display)
     out = []
     for line, row in enumerate(rows[1:], start=2):
-        cells = [_text(c) for c in row]
+        cells = [_text(c.value) for c in row]
         if not any(cells):
             continue
-        out.append(SheetRow(display, line, {n: cells[i] if i < len(cells) else "" for n, i in cols.items()}))
+        formulas = frozenset(n for n, i in cols.items() if i < len(row) and row[i].data_type == "f")
+        out.append(SheetRow(display, line, {n: restore_text(cells[i]) if i < len(cells) else ""
+                                            for n, i in cols.items()}, formulas))
     return out
 
 
-def _read_csv(path: Path, display: str) -> list[SheetRow]:
+def _read_csv(path: Path, display: str, bounds: XlsxBounds) -> list[SheetRow]:
+    size = path.stat().st_size
+    if size > bounds.bytes:
+        raise DataError(f"refused unread: the file has {size:,} bytes (at most {bounds.bytes:,} are accepted); "
+                        "a grading sheet issued by merit panel assign is far smaller", file=display,
+                        expected="the sheet as issued, with grades and comments filled in")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -289,10 +324,14 @@ def _read_csv(path: Path, display: str) -> list[SheetRow]:
     try:
         for rec in reader:
             start, last = last + 1, reader.line_num
+            if last > bounds.rows:
+                raise DataError(f"refused: the file has more than {bounds.rows} lines, more than the sheet that "
+                                "was issued", file=display, line=last,
+                                expected="the sheet as issued, with grades and comments filled in")
             if cols is None:
-                cols = _header(rec, display)
+                cols = _header([restore_text(c) for c in rec], display)
                 continue
-            cells = [c.strip() for c in rec]
+            cells = [restore_text(c.strip()) for c in rec]  # undo csv_bytes' leading ' (=, +, -, @ ...)
             if not any(cells):
                 continue
             out.append(SheetRow(display, start, {n: cells[i] if i < len(cells) else "" for n, i in cols.items()}))

@@ -17,7 +17,6 @@ from . import __version__
 from . import adjustments as _adjustments
 from . import history as _history
 from . import trends as _trends
-from .lock import recover_outputs, workspace_lock
 from .compile import Plan, compile_ruleset
 from .evaluate import Evaluation, evaluate
 from .outputs import (lists_csv, metrics_csv, metrics_long, results_document, scores_csv, set_manifest,
@@ -139,49 +138,47 @@ def attach_trends(prep: Prepared, evaluation: Evaluation, scores: Scores, long=N
 
 
 def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: str | None = None,
-              render_pdfs: Callable | None = None, by: str | None = None, record: bool = True,
-              lock_timeout: float | None = None) -> RunResult:
+              render_pdfs: Callable | None = None, by: str | None = None, record: bool = True) -> RunResult:
     """Evaluate the cycle, write out/ atomically and record the run in the workspace's history.
 
-    Holds the workspace lock throughout (see engine.lock); the history entry is
-    written, in one transaction, only after out/ was swapped in.
+    Call it with the workspace lock held: ``merit run`` comes through
+    engine.usecases.run, which takes it.  The history entry is written, in one
+    transaction, only after out/ was swapped in.
     """
     progress = progress or (lambda step: None)
-    root = open_workspace(path).root
-    with workspace_lock(root, timeout=lock_timeout, on_wait=progress):
-        recover_outputs(root)
-        started = _history.now_utc()
-        prep = prepare(root, ruleset=ruleset, progress=progress)
-        prep.previous = _trends.load_previous(prep.ws)  # before the work: a bad path fails fast
-        progress("evaluate")
-        evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
-        # Hashed while the steps below (mostly single-threaded Python) run; the manifest waits.
-        prep.digests = hash_inputs(prep.tables)
-        progress("score")
-        scores = score(evaluation)
-        long = metrics_long(evaluation)
-        attach_trends(prep, evaluation, scores, long)
-        progress("write")
-        files = []
-        with staged_output(prep.ws.out_dir) as stage:
-            write_csv(metrics_csv(long), stage / "metrics.csv")
-            write_csv(_trends.scores_columns(scores_csv(scores), prep.trends, scores), stage / "scores.csv")
-            write_csv(lists_csv(evaluation), stage / "lists.csv")
-            doc = results_document(evaluation, scores, long, None)
-            man = manifest(prep, evaluation)
-            set_manifest(doc, man)
-            doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
-            if prep.trends is not None:
-                doc["trends"] = prep.trends
-            write_json(doc, stage / "results.json")
-            if render_pdfs is not None:
-                render_pdfs(prep, evaluation, scores, stage)
-            files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-        run_id = None
-        if record:
-            progress("history")
-            run_id = _history.record_run(root, out_dir=prep.ws.out_dir, manifest=man,
-                                         ruleset_ref=ruleset or prep.ws.config.ruleset,
-                                         by=_history.default_user(by), started_at=started,
-                                         adjustments=man["adjustments"], scores=scores)
+    started = _history.now_utc()
+    prep = prepare(path, ruleset=ruleset, progress=progress)
+    root = prep.ws.root
+    prep.previous = _trends.load_previous(prep.ws)  # before the work: a bad path fails fast
+    progress("evaluate")
+    evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
+    # Hashed while the steps below (mostly single-threaded Python) run; the manifest waits.
+    prep.digests = hash_inputs(prep.tables)
+    progress("score")
+    scores = score(evaluation)
+    long = metrics_long(evaluation)
+    attach_trends(prep, evaluation, scores, long)
+    progress("write")
+    files = []
+    with staged_output(prep.ws.out_dir) as stage:
+        write_csv(metrics_csv(long), stage / "metrics.csv")
+        write_csv(_trends.scores_columns(scores_csv(scores), prep.trends, scores), stage / "scores.csv")
+        write_csv(lists_csv(evaluation), stage / "lists.csv")
+        doc = results_document(evaluation, scores, long, None)
+        man = manifest(prep, evaluation)
+        set_manifest(doc, man)
+        doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
+        if prep.trends is not None:
+            doc["trends"] = prep.trends
+        write_json(doc, stage / "results.json")
+        if render_pdfs is not None:
+            render_pdfs(prep, evaluation, scores, stage)
+        files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+    run_id = None
+    if record:
+        progress("history")
+        run_id = _history.record_run(root, out_dir=prep.ws.out_dir, manifest=man,
+                                     ruleset_ref=ruleset or prep.ws.config.ruleset,
+                                     by=_history.default_user(by), started_at=started,
+                                     adjustments=man["adjustments"], scores=scores)
     return RunResult(prep.ws, evaluation, scores, prep.ws.out_dir, [prep.ws.out_dir / f for f in files], run_id)

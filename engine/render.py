@@ -2,7 +2,11 @@
 
 Contexts (the data of each PDF) are built once in the main process
 (:mod:`engine.render_context`); the HTML → PDF work runs in worker processes,
-one per core.  Templates are jinja2 with autoescape on, loaded from the
+one per core.  Workers never outlive their run: on Linux each asks the kernel
+to kill it when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and each checks
+its parent is still the run before writing a PDF; when the run stops on an
+error or a signal (SIGTERM is turned into an exception by engine.usecases) the
+workers are terminated before the staging folder is removed.  Templates are jinja2 with autoescape on, loaded from the
 installed ``templates`` package.  WeasyPrint fetches through
 :class:`AssetFetcher`, which serves the bundled ``templates/assets`` files and
 refuses everything else (other files, http(s), data: URLs).
@@ -23,6 +27,8 @@ import mimetypes
 import os
 import re
 import shutil
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import lru_cache
 from importlib import resources
@@ -109,15 +115,38 @@ def AssetFetcher(root: Path | None = None):  # noqa: N802 (a class, built lazily
 
 # ------------------------------------------------------------------ the worker side
 _STATE: dict = {}
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker() -> None:
-    """Per process: the jinja environment, the stylesheet and fonts, parsed once."""
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when *parent* (the run) does, however the run ends (even SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        # The kernel sends SIGKILL when the thread that started us exits. On failure (-1) the
+        # parent check before each write (_parent_gone) still stops the worker.
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _STATE["parent"] = parent
+    if _parent_gone():  # the run died before the request above took effect
+        os._exit(1)
+
+
+def _parent_gone() -> bool:
+    parent = _STATE.get("parent")
+    return parent is not None and os.getppid() != parent
+
+
+def _init_worker(parent: int | None = None) -> None:
+    """Per process: the jinja environment, the stylesheet and fonts, parsed once.
+
+    *parent*: the pid of the run, in a worker process (None when rendering in process)."""
     import logging
 
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
+    if parent is not None:
+        _die_with_parent(parent)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fetcher = AssetFetcher()
@@ -132,14 +161,14 @@ def html_to_pdf(html: str) -> bytes:
     """One HTML document to PDF bytes, with merit's stylesheet and fetcher."""
     from weasyprint import HTML
 
-    if not _STATE:
+    if "env" not in _STATE:
         _init_worker()
     doc = HTML(string=html, base_url=_STATE["base"], url_fetcher=_STATE["fetcher"])
     return doc.write_pdf(stylesheets=[_STATE["css"]], font_config=_STATE["fonts"])
 
 
 def render_html(template: str, context: dict) -> str:
-    if not _STATE:
+    if "env" not in _STATE:
         _init_worker()
     return _STATE["env"].get_template(template).render(**context)
 
@@ -147,6 +176,8 @@ def render_html(template: str, context: dict) -> str:
 def _render_job(job: tuple[str, dict, str]) -> str:
     template, context, target = job
     pdf = html_to_pdf(render_html(template, context))
+    if _parent_gone():  # the run is over: its staging folder is not ours to write into
+        os._exit(1)
     tmp = Path(target + ".part")
     tmp.write_bytes(pdf)
     os.replace(tmp, target)
@@ -265,50 +296,73 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
             done += 1
             progress(f"scorecards: {done}/{total} rendered", done / total)
     else:
-        import multiprocessing
+        def rendered(_path: str) -> None:
+            nonlocal done
+            done += 1
+            progress(f"scorecards: {done}/{total} rendered", done / total)
 
-        # spawn: the parent holds DuckDB's threads, which fork() must not copy.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx,
-                                 initializer=_init_worker) as pool:
-            futures = [pool.submit(_render_job, job) for job in todo]
-            for fut in as_completed(futures):
-                fut.result()
-                done += 1
-                progress(f"scorecards: {done}/{total} rendered", done / total)
+        _render_in_workers(todo, min(workers, total), rendered)
     doc = {"engine": f"merit {__version__}", "files": dict(sorted(manifest.items()))}
     (pdf_dir / MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return sorted(pdf_dir / rel for rel in manifest)
 
 
+def _render_in_workers(todo: list[tuple[str, dict, str]], workers: int, rendered: Callable[[str], None]) -> None:
+    """Render *todo* in *workers* processes, calling *rendered* with each PDF's path as it is written.
+
+    If anything stops the rendering (a failed PDF, Terminated on SIGTERM,
+    KeyboardInterrupt) the workers are terminated before the exception goes on,
+    so that no PDF lands in a staging folder after its run gave up on it."""
+    import multiprocessing
+
+    # spawn: the parent holds DuckDB's threads, which fork() must not copy.
+    ctx = multiprocessing.get_context("spawn")
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(os.getpid(),))
+    try:
+        futures = [pool.submit(_render_job, job) for job in todo]
+        for fut in as_completed(futures):
+            rendered(fut.result())
+    except BaseException:
+        _stop(pool, [p for p in multiprocessing.active_children() if p not in before])
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool: ProcessPoolExecutor, workers: list) -> None:
+    """Cancel what is queued and end the workers now (not after their current PDF)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
 def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
-                     progress: Progress | None = None, workers: int | None = None,
-                     lock_timeout: float | None = None) -> list[Path]:
+                     progress: Progress | None = None, workers: int | None = None) -> list[Path]:
     """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically.
 
     With previous cycles in cycle.yaml the scorecards show the trends (as ``merit run``
-    does); ``out/pdf`` is written under the workspace lock (engine.lock)."""
+    does).  Call it with the workspace lock held (engine.usecases.render takes it)."""
     from .evaluate import evaluate
-    from .lock import recover_outputs, workspace_lock
     from .outputs import staged_output
     from .pipeline import attach_trends, prepare
     from .scoring import score
-    from .workspace import open_workspace
 
     progress = progress or (lambda step, fraction=None: None)
-    root = open_workspace(workspace).root
-    with workspace_lock(root, timeout=lock_timeout, on_wait=progress):
-        recover_outputs(root)
-        prep = prepare(root, progress=progress)
-        recover_outputs(prep.ws.out_dir, "pdf")  # what a killed render left in out/
-        progress("evaluate")
-        evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
-        scores = score(evaluation)
-        attach_trends(prep, evaluation, scores)
-        out_pdf = prep.ws.out_dir / "pdf"
-        prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
-        with staged_output(out_pdf) as stage:
-            files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
-                                workers=workers, previous=out_pdf)
-            rel = [f.relative_to(stage) for f in files]
+    prep = prepare(workspace, progress=progress)
+    progress("evaluate")
+    evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
+    scores = score(evaluation)
+    attach_trends(prep, evaluation, scores)
+    out_pdf = prep.ws.out_dir / "pdf"
+    prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
+    with staged_output(out_pdf) as stage:
+        files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
+                            workers=workers, previous=out_pdf)
+        rel = [f.relative_to(stage) for f in files]
     return [out_pdf / r for r in rel]

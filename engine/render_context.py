@@ -5,8 +5,17 @@ One context per agent and one per team.  Contexts hold display-ready text
 stay simple and a context's hash says whether its PDF must be rendered again.
 
 Privacy: an agent's context carries that agent's own records and numbers and
-anonymous aggregates only (team medians, a binned distribution of totals);
-never another agent's name, id or numbers.  Co-authors are counted, not named.
+anonymous aggregates only (medians, percentile bands, a binned distribution of
+totals); never another agent's name, id or numbers.  Co-authors are counted,
+not named.  A peer statistic is shown only for a group of at least
+``privacy.min_group_size`` agents who are part of it (the agents with a value
+for that metric, or with a total): in a team of two the median and one's own
+value give the colleague's; in a team of three the median *is* a colleague's
+value.  Below that size the scorecard says the team is too small to compare
+and uses the organisation when it is large enough, else nothing.  Free text
+from the data (adjustment reasons and recorders, titles, record ids) passes
+through :class:`ColleagueMask`, which replaces every other agent's name or id
+with ``[colleague]``.  Team scorecards (for team leads and HR) are unaffected.
 
 Record-level work (exclusions, credited outputs, per-customer lists) is one
 Ibis query per table for all agents or teams at once; loops here run over
@@ -59,6 +68,7 @@ GROUPS = [
 ]
 
 DASH = "–"
+COLLEAGUE = "[colleague]"  # what an agent's scorecard prints for another agent's name or id
 
 
 # ------------------------------------------------------------------ formatting
@@ -140,6 +150,139 @@ def percentile_band(rank, ranked: int) -> str:
         if share <= cut:
             return text
     return "lower 50 %"
+
+
+# ------------------------------------------------------------------ privacy
+_WORD = "0-9A-Za-z_"  # a name or id that starts (ends) with one of these must not be inside a longer word
+_TRIE_MAX = 64  # longer names go into a plain alternation (keeps the trie's nesting shallow)
+
+
+def _is_word(ch: str) -> bool:
+    return bool(ch) and ch.isascii() and (ch.isalnum() or ch == "_")
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regex for many words, as a trie: the search costs the text's length, not the
+    number of words, and the longest word wins ("A10" over "A1", "陆晶晶" over "陆晶").
+    A word ending in an ASCII letter or digit must end at a word boundary ("A1" not in "A10")."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node: dict, last: str) -> str:
+        alts = [re.escape(ch) + walk(child, ch) for ch, child in sorted(node.items()) if ch]
+        if "" in node:  # a word ends here: tried after every longer continuation
+            alts.append(f"(?![{_WORD}])" if _is_word(last) else "")
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return walk(trie, "")
+
+
+class ColleagueMask:
+    """Masks other agents' names and ids in free text on one agent's scorecard.
+
+    Every agent of the agents table (employed in the cycle or not) is a
+    colleague of every other; the reader's own name and id stay.  Matching
+    ignores case; an id or name that begins or ends with an ASCII letter or
+    digit matches only as a whole word ("A1" is not masked inside "A10"),
+    names in other scripts match anywhere (Chinese has no spaces).  A word
+    shared by the reader and a colleague (two agents called 王芳) is the
+    reader's.  Masking too much is the safe side: a reason that uses a word
+    which is also an agent's name loses that word."""
+
+    def __init__(self, agents: pd.DataFrame):
+        owners: dict[str, set[str]] = {}
+        for aid, name in zip(agents["agent_id"].astype(str), agents["name"].fillna("").astype(str)):  # per agent
+            for token in (aid.strip(), name.strip()):
+                if token:
+                    owners.setdefault(token.lower(), set()).add(aid)
+        self.owners = owners
+        self._pattern: re.Pattern | None = None
+
+    @property
+    def pattern(self) -> re.Pattern:
+        if self._pattern is None:  # built on first use: most scorecards have no free text
+            words = sorted(self.owners)
+            short = [w for w in words if len(w) <= _TRIE_MAX]
+            long = sorted((w for w in words if len(w) > _TRIE_MAX), key=lambda w: (-len(w), w))
+            parts = [(f"(?<![{_WORD}])" if _is_word(w[0]) else "") + re.escape(w)
+                     + (f"(?![{_WORD}])" if _is_word(w[-1]) else "") for w in long]
+            starts_word = [w for w in short if _is_word(w[0])]
+            other = [w for w in short if not _is_word(w[0])]
+            if starts_word:
+                parts.append(f"(?<![{_WORD}])" + _trie_pattern(starts_word))
+            if other:
+                parts.append(_trie_pattern(other))
+            # Long names first (a long name is never a prefix of a short one), then the tries.
+            self._pattern = re.compile("|".join(f"(?:{p})" for p in parts) or "(?!)", re.IGNORECASE)
+        return self._pattern
+
+    def __call__(self, text, reader: str):
+        """*text* with every agent's name or id but the *reader*'s replaced by [colleague]."""
+        if not isinstance(text, str) or not text or not self.owners:
+            return text
+
+        def replace(m: re.Match) -> str:
+            owners = self.owners.get(m.group(0).lower())
+            return m.group(0) if owners and reader in owners else COLLEAGUE
+
+        return self.pattern.sub(replace, text)
+
+
+def _mask_strings(value, mask):
+    """*value* (strings in lists and dicts) with *mask* applied to every string."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [_mask_strings(v, mask) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_strings(v, mask) for k, v in value.items()}
+    return value
+
+
+def peer_note(scopes: list[str | None], counted: list[int], min_group: int) -> str:
+    """A sentence under a table whose medians are not all the team's ("" when they are)."""
+    shown = {s for s in scopes if s}
+    too_small = any(s is None and c > 0 for s, c in zip(scopes, counted))
+    if shown <= {"team"} and not too_small:
+        return ""
+    rule = (f"Medians are shown only for groups of at least {min_group} agents with a value, so that no "
+            f"colleague's own figure can be read from them.")
+    if "org" in shown:
+        rest = " Where your team is too small to compare, the organisation's median is shown"
+        rest += ", and none where the organisation is too small as well." if too_small else "."
+    else:
+        rest = " Where your team and the organisation are too small to compare, none is shown."
+    return rule + rest
+
+
+def _label_scopes(rows: list[dict], scopes: list[str | None], counted: list[int]) -> None:
+    """Under each median, where it comes from when the table mixes team and organisation
+    medians, and "too few to compare" where agents have a value but too few of them."""
+    mixed = len({s for s in scopes if s}) > 1
+    for row, scope, in_org in zip(rows, scopes, counted):
+        if scope is None:
+            row["median_where"] = "too few to compare" if in_org else ""
+        else:
+            row["median_where"] = ({"team": "team", "org": "organisation"}[scope]) if mixed else ""
+
+
+def _legend(heading: str, scopes: list[str | None]) -> str | None:
+    """The KPI chart's name for its median marks (None: no mark at all)."""
+    if not any(scopes):
+        return None
+    return {"Team median": "team median", "Organisation median": "organisation median"}.get(
+        heading, "median (team or organisation)")
+
+
+def median_heading(scopes: list[str | None]) -> str:
+    shown = {s for s in scopes if s}
+    if shown == {"org"}:
+        return "Organisation median"
+    return "Team median" if shown <= {"team"} else "Median"
 
 
 # ------------------------------------------------------------------ the ruleset in words
@@ -234,14 +377,16 @@ def scoring_definition(evaluation: Evaluation, level: str | None = None) -> dict
 
 
 # ------------------------------------------------------------------ adjustments
-def adjustment_lines(aid: str, entries: list[dict]) -> list[dict]:
+def adjustment_lines(aid: str, entries: list[dict], mask: ColleagueMask | None = None) -> list[dict]:
     """One agent's adjustments (``Prepared.adjustments_by_agent[aid]``) for the scorecard.
 
     The ready-made ``text`` is used only when it cannot name another agent (a ticket
     field other than the assignee).  A reassignment names the other assignee and a
     grade names its panelist, so those are shown as record, field, before → after,
     reason and by, with another agent's id replaced by "another agent" and the
-    panelist left out."""
+    panelist left out.  The reason and the recorder are free text: *mask* replaces
+    any other agent's name or id in the line."""
+    mask = mask or (lambda text, reader: text)
     out = []
     for a in entries:
         table, field, record = a.get("table"), a.get("field"), list(a.get("record") or [])
@@ -256,7 +401,8 @@ def adjustment_lines(aid: str, entries: list[dict]) -> list[dict]:
                 f"knowledge item {record[0]}, one panelist's grade" if table == "grades" else f"{table} record"
             line = (f"{what}: {field} {shown(a.get('before'))} → {shown(a.get('after'))}, by {a.get('by')}, "
                     f"because {a.get('reason')}")
-        out.append({"id": a.get("id"), "text": line, "by": a.get("by"), "at": _plain(a.get("at"))})
+        out.append({"id": a.get("id"), "text": mask(line, aid), "by": mask(a.get("by"), aid),
+                    "at": _plain(a.get("at"))})
     return out
 
 
@@ -513,6 +659,25 @@ class ContextBuilder:
         self.agent_team = agent_frame.merge(teams, on="id", how="inner")
         numeric = [c for c in agent_frame.columns if c != "id" and pd.api.types.is_numeric_dtype(agent_frame[c])]
         self.team_median = self.agent_team.groupby("team")[numeric].median()
+        # What an agent's scorecard may say about peers: medians with the number of agents behind them.
+        privacy = getattr(self.plan.ruleset, "privacy", None)
+        self.min_group = int(getattr(privacy, "min_group_size", 5))
+        self.team_count = self.agent_team.groupby("team")[numeric].count()
+        self.org_median = self.agent_team[numeric].median()
+        self.org_count = self.agent_team[numeric].count()
+        self._peer_medians: dict[tuple[str, str], tuple] = {}
+        # Rated agents (engine.scoring's `rated`: enough data for a total; without that column,
+        # those with a total).  Only their totals are peers' totals.
+        total = self.table["total"].astype("float64")
+        rated = self.table["rated"].fillna(False).astype(bool) if "rated" in self.table else total.notna()
+        self.rated = (rated & total.notna()).to_numpy()
+        rated_rows = self.table.loc[self.rated, ["team", "total"]]
+        self.org_totals = rated_rows["total"].to_numpy(dtype="float64")
+        self.team_totals = {str(t): part.to_numpy(dtype="float64")
+                            for t, part in rated_rows.groupby(rated_rows["team"].astype(str))["total"]}
+        self.min_scored_weight = float(getattr(self.plan.ruleset.scoring, "min_scored_weight", 0.5))
+        self.mask = ColleagueMask(self._all_agents(prep))
+        self._ruleset_names: bool | None = None  # whether the ruleset's text names any agent
         self.team_frame = evaluation.frame("team").set_index("id", drop=False)
         self.org_frame = evaluation.frame("org")
         trends = prep.trends
@@ -532,9 +697,54 @@ class ContextBuilder:
              "agent": cfg.agent or (f"team ({cfg.team})" if cfg.team else "the organisation"),
              "key": cfg.key or "line number"}
             for name, cfg in self.plan.tables.items() if name in used]
-        self.ranked_org = int(self.table["rank"].notna().sum())
-        self.ranked_team = self.table.groupby("team")["team_rank"].count().to_dict()
         self.evaluator = Evaluator(self.plan, prep.tables, ws)
+
+    def _all_agents(self, prep) -> pd.DataFrame:
+        """Every agent's id and name (the agents table, employed in the cycle or not)."""
+        agents = prep.tables.tables.get("agents")
+        if agents is None:
+            return self.table[["agent_id", "name"]]
+        frame = agents.select("agent_id", "name").execute()
+        return pd.concat([frame, self.table[["agent_id", "name"]]], ignore_index=True)
+
+    def _peer_median(self, team: str, mid: str) -> tuple[float | None, str | None, int]:
+        """The median of *mid* an agent of *team* may see: the team's when at least
+        min_group of its agents have a value, else the organisation's when at least
+        min_group agents have one, else none; with the number of agents with a value
+        in the organisation (0: nobody has one, so there is nothing to compare).
+        Worked out once per team and metric."""
+        key = (team, mid)
+        if key not in self._peer_medians:
+            in_org = int(self.org_count.get(mid, 0))
+            if mid in self.team_count.columns and team in self.team_count.index \
+                    and self.team_count.at[team, mid] >= self.min_group:
+                self._peer_medians[key] = (self.team_median.at[team, mid], "team", in_org)
+            elif in_org >= self.min_group:
+                self._peer_medians[key] = (self.org_median[mid], "org", in_org)
+            else:
+                self._peer_medians[key] = (None, None, in_org)
+        return self._peer_medians[key]
+
+    def _peer_totals(self, totals: np.ndarray, rank, rated: bool) -> dict:
+        """The band, group size and median of totals for one tile (team or organisation);
+        nothing but "too small to compare" below min_group rated agents."""
+        if len(totals) < self.min_group:
+            return {"compare": False}
+        return {"compare": True, "band": percentile_band(rank, len(totals)) if rated else "not ranked",
+                "size": len(totals), "median": fmt_points(np.median(totals))}
+
+    def _distribution(self, team: str, marker) -> dict:
+        """The histogram of totals on an agent's scorecard: the team's, else the organisation's,
+        else none (fewer than min_group rated agents in both)."""
+        edges = list(range(0, 101, 10))
+        for scope, totals, title in (("team", self.team_totals.get(team, np.array([])), "Total scores in your team"),
+                                     ("org", self.org_totals, "Total scores in the organisation")):
+            if len(totals) >= self.min_group:
+                counts = np.histogram(np.clip(totals, 0, 100), bins=edges)[0].tolist()
+                chart = charts.histogram(counts, edges, marker=marker, title=title,
+                                         x_label="total score (agents per 10-point band)")
+                return {"scope": scope, "agents": len(totals), "chart": str(chart)}
+        return {"scope": None, "agents": None, "chart": ""}
 
     def _ordered_metrics(self):
         order = list(self.plan.ruleset.metrics)
@@ -600,15 +810,17 @@ class ContextBuilder:
         row = self.table.iloc[i]
         team = str(row["team"])
         level = str(row["level"])
+        rated = bool(self.rated[i])
         arow = self.agent_rows.loc[aid] if aid in self.agent_rows.index else None
-        med = self.team_median.loc[team] if team in self.team_median.index else None
-        kpis, chart_rows = [], []
+        kpis, chart_rows, scopes, counted = [], [], [], []
         for k in self.scores.kpis:
             mid, unit = k.metric, self._unit(k.metric)
             value, n, status = k.value[i], int(k.n[i]), str(k.status[i])
             low = arow.get(f"{mid}__low") if arow is not None else None
             high = arow.get(f"{mid}__high") if arow is not None else None
-            median = med.get(mid) if med is not None else None
+            median, scope, in_org = self._peer_median(team, mid)
+            scopes.append(scope)
+            counted.append(in_org)
             target = k.target[i]
             label = k.kpi.label or self._label(mid)
             kpis.append({
@@ -618,7 +830,7 @@ class ContextBuilder:
                 "target": fmt_value(target, unit),
                 "points": fmt_points(k.points[i]) if status == OK else DASH,
                 "weight": f"{k.kpi.weight:g}",
-                "share": f"{k.weight_share[i] * 100:.1f} %" if status == OK else "0 %",
+                "share": f"{k.weight_share[i] * 100:.1f} %" if status == OK and rated else "",
                 "median": fmt_value(median, unit),
                 "n": f"{n:,}",
                 "min_n": k.kpi.min_n,
@@ -637,79 +849,100 @@ class ContextBuilder:
                 lo, hi = hi, lo
             chart_rows.append({"label": label, "lo": lo, "hi": hi, "value": _num(value), "median": _num(median),
                                "target": _num(target), "lo_text": fmt_value(lo, unit), "hi_text": fmt_value(hi, unit)})
+        _label_scopes(kpis, scopes, counted)
+        kpi_heading = median_heading(scopes)
         total = row["total"]
-        team_totals = self.table.loc[self.table["team"].astype(str) == team, "total"].to_numpy(dtype="float64")
-        edges = list(range(0, 101, 10))
-        counts = np.histogram(np.clip(team_totals[~np.isnan(team_totals)], 0, 100), bins=edges)[0].tolist()
         kpi_ids = {k.metric for k in self.scores.kpis}
-        others = []
+        others, other_scopes, other_counted = [], [], []
         for mid, cm in self._ordered_metrics():
             if "agent" not in cm.scopes or mid in kpi_ids or arow is None or mid not in arow.index:
                 continue
             unit = cm.spec.unit
             n = arow.get(f"{mid}__n")
+            median, scope, in_org = self._peer_median(team, mid)
+            other_scopes.append(scope)
+            other_counted.append(in_org)
             others.append({
                 "id": mid, "label": self._label(mid), "value": fmt_value(arow.get(mid), unit),
                 "interval": fmt_interval(arow.get(f"{mid}__low"), arow.get(f"{mid}__high"), unit),
-                "median": fmt_value(med.get(mid) if med is not None else None, unit),
+                "median": fmt_value(median, unit),
                 "n": f"{int(n):,}" if _isnum(n) else "",
                 "note": self.ev.notes.get(mid, ""),
             })
+        _label_scopes(others, other_scopes, other_counted)
         sections = []
         for sec in credit_sections:
             data = credited.get(sec["table"], {"rows": [], "more": 0, "totals": []})
             flagged = []
-            if sec["table"] == "knowledge" and self.flagged:
-                at = sec["headers"].index("Final grade") if "Final grade" in sec["headers"] else None
-                rows = []
-                for r in data["rows"]:
-                    if r[0] in self.flagged:
-                        flagged.append({"id": r[0], "grade": self.flagged[r[0]]})
-                        r = list(r)
-                        if at is not None:
-                            r[at] = f"{r[at]} †"
-                    rows.append(r)
-                data = {**data, "rows": rows}
-            sections.append({**sec, **data, "flagged": flagged})
+            at = sec["headers"].index("Final grade") if "Final grade" in sec["headers"] else None
+            rows = []
+            for r in data["rows"]:  # the agent's own records (at most MAX_LISTED)
+                r = list(r)
+                if sec["table"] == "knowledge" and r[0] in self.flagged:
+                    flagged.append({"id": self.mask(r[0], aid), "grade": self.flagged[r[0]]})
+                    if at is not None:
+                        r[at] = f"{r[at]} †"
+                rows.append([self.mask(c, aid) for c in r])  # titles are written by people
+            sections.append({**sec, **data, "rows": rows, "flagged": flagged})
+        excl = [{**x, "ids": [self.mask(v, aid) for v in x["ids"]]} for x in excl]
         tr = self._agent_trends(aid)
         previous = None
         if self.trends:
             previous = {"total": fmt_points((tr.get("total") or {}).get("previous")),
                         "grade": (tr.get("grade") or {}).get("previous") or DASH,
                         "delta": self._trend(tr.get("total"), None, "higher", points=True)}
+        weight = row.get("scored_weight")
+        if not _isnum(weight):  # before engine.scoring said it: the weight of the KPIs with enough data
+            every = sum(k.kpi.weight for k in self.scores.kpis)
+            weight = sum(k.kpi.weight for k in self.scores.kpis if str(k.status[i]) == OK) / every if every else 0.0
+        marker = _num(total) if rated else None
+        distribution = self._distribution(team, marker)
         return {
             "kind": "agent",
             "cycle": self.cycle,
             "previous": self.prev_name,
             "agent": {"id": aid, "name": str(row["name"]), "team": team, "level": level},
             "score": {
-                "total": fmt_points(total),
-                "grade": str(row["grade"] or "") or DASH,
-                "scored": _isnum(total),
-                "team_band": percentile_band(row["team_rank"], self.ranked_team.get(row["team"], 0)),
-                "org_band": percentile_band(row["rank"], self.ranked_org),
-                "team_size": int(row.get("team_size", 0) or 0),
-                "org_size": len(self.table),
-                "team_median": fmt_points(np.nanmedian(team_totals) if np.isfinite(team_totals).any() else None),
+                "rated": rated,
+                "total": fmt_points(total) if rated else DASH,
+                "grade": (str(row["grade"] or "") or DASH) if rated else DASH,
+                "scored_weight": f"{float(weight) * 100:.1f} %",
+                "min_scored_weight": f"{self.min_scored_weight * 100:g} %",
+                "team": self._peer_totals(self.team_totals.get(team, np.array([])), row["team_rank"], rated),
+                "org": self._peer_totals(self.org_totals, row["rank"], rated),
             },
+            "min_group": self.min_group,
             "score_previous": previous,
-            "adjustments": adjustment_lines(aid, self.adjustments.get(aid, [])),
+            "adjustments": adjustment_lines(aid, self.adjustments.get(aid, []), self.mask),
             "kpis": kpis,
+            "kpi_median": {"heading": kpi_heading, "note": peer_note(scopes, counted, self.min_group)},
             "insufficient": any(k["insufficient"] or k["undefined"] for k in kpis),
             "others": others,
+            "others_median": {"heading": median_heading(other_scopes),
+                              "note": peer_note(other_scopes, other_counted, self.min_group)},
             "exclusions": excl,
-            "exclusion_rules": self._exclusion_rules(),
+            "exclusion_rules": self._ruleset_text(self._exclusion_rules(), aid),
             "credit_sections": sections,
+            "distribution": {"scope": distribution["scope"], "agents": distribution["agents"]},
             "charts": {
-                "kpis": str(charts.kpi_positions(chart_rows)),
-                "distribution": str(charts.histogram(counts, edges, marker=_num(total),
-                                                     title="Total scores in your team",
-                                                     x_label="total score (agents per 10-point band)")),
+                "kpis": str(charts.kpi_positions(chart_rows, median_label=_legend(kpi_heading, scopes))),
+                "distribution": distribution["chart"],
             },
-            "definitions": self.definitions["agent"],
+            "definitions": self._ruleset_text(self.definitions["agent"], aid),
             "tables": self.tables_used,
             "scoring": scoring_definition(self.ev, level),
         }
+
+    def _ruleset_text(self, value, aid: str):
+        """The ruleset's own words (descriptions, expressions, parameters) on *aid*'s scorecard:
+        as they are, unless they name an agent (``where: assignee != 'A006'``, a parameter table
+        keyed by agent id); then masked like the data's free text."""
+        if self._ruleset_names is None:  # one look at the whole ruleset text, for every scorecard
+            texts: list[str] = []
+            _mask_strings([self.definitions["agent"], self._exclusion_rules()], texts.append)
+            self._ruleset_names = bool(self.mask.owners) and any(self.mask.pattern.search(t) for t in texts)
+        return _mask_strings(value, lambda text: self.mask(text, aid)) if self._ruleset_names else value
+
 
     def _exclusion_rules(self) -> list[dict]:
         rules = []
@@ -773,19 +1006,27 @@ class ContextBuilder:
                 "chart_label": self._label(first)}
 
     def _team(self, team: str, top_lists: list[dict]) -> dict:
-        members = self.table[self.table["team"].astype(str) == team].copy()
+        in_team = (self.table["team"].astype(str) == team).to_numpy()
+        members = self.table[in_team].copy()
+        # An agent who is not rated shows no total, grade or rank and counts in no team figure.
+        members["_rated"] = self.rated[in_team]
+        members.loc[~members["_rated"], "total"] = np.nan
+        members.loc[~members["_rated"], "grade"] = ""
+        members.loc[~members["_rated"], "team_rank"] = pd.NA
         members["_r"] = members["team_rank"].astype("float64")
         members = members.sort_values(["_r", "agent_id"], na_position="last", kind="stable")
         main = self._main_kpis()
         kpi_heads = [{"id": k.id, "label": k.kpi.label or self._label(k.metric)} for k in main]
+        rated = members["_rated"].to_numpy()
         agents = []
-        for _, m in members.iterrows():  # one row per agent of the team
+        for (_, m), is_rated in zip(members.iterrows(), rated):  # one row per agent of the team
             i = self.pos[str(m["agent_id"])]
             cells = []
             for k in main:
                 cells.append({"value": fmt_value(k.value[i], self._unit(k.metric)),
                               "muted": str(k.status[i]) != OK})
             agents.append({"id": str(m["agent_id"]), "name": str(m["name"]), "level": str(m["level"]),
+                           "rated": bool(is_rated),
                            "total": fmt_points(m["total"]), "grade": str(m["grade"] or "") or DASH,
                            "rank": "" if pd.isna(m["team_rank"]) else str(int(m["team_rank"])), "kpis": cells})
         grade_names = [b.grade for b in self.plan.ruleset.scoring.grades] or sorted(
@@ -793,6 +1034,7 @@ class ContextBuilder:
         counts = members["grade"].value_counts()
         grade_counts = [int(counts.get(g, 0)) for g in grade_names]
         ungraded = int((members["grade"].fillna("") == "").sum())
+        not_rated = int((~rated).sum())
         totals = members["total"].to_numpy(dtype="float64")
         edges = list(range(0, 101, 10))
         hist = np.histogram(np.clip(totals[~np.isnan(totals)], 0, 100), bins=edges)[0].tolist()
@@ -809,7 +1051,7 @@ class ContextBuilder:
             "kind": "team",
             "cycle": self.cycle,
             "previous": self.prev_name,
-            "team": {"name": team, "agents": len(members), "scored": int(members["total"].notna().sum()),
+            "team": {"name": team, "agents": len(members), "scored": int(rated.sum()),
                      "mean_total": fmt_points(np.nanmean(totals) if np.isfinite(totals).any() else None),
                      "median_total": fmt_points(np.nanmedian(totals) if np.isfinite(totals).any() else None)},
             "groups": self._metric_rows(self.team_frame, team, "team"),
@@ -819,7 +1061,8 @@ class ContextBuilder:
             "kpi_medians": kpi_medians,
             "agents": agents,
             "grades": [{"grade": g, "count": c} for g, c in zip(grade_names, grade_counts)],
-            "ungraded": ungraded,
+            "ungraded": ungraded - not_rated,  # rated without a grade (a grade table with a gap)
+            "not_rated": not_rated,
             "breakdowns": breakdowns,
             "trend_cycles": [c["name"] for c in self.trends["cycles"]] if self.trends else [],
             "lists": top_lists,

@@ -2,14 +2,21 @@
 
 A ruleset is YAML.  ``extends:`` names a base (a shipped ruleset or a path
 relative to the extending file); the child's ``params``, ``tables``,
-``metrics`` and ``scoring.kpis`` override the base's by id, field by field,
-and ``null`` removes an id.  Every field remembers the file and position it
-came from, so an error in a merged ruleset still points at the right line.
+``metrics``, ``lists``, ``rubric`` and ``scoring.kpis`` override the base's by
+id, field by field, and ``null`` removes an id.  Inside an id, a mapping of
+names (a table's ``dimensions``, ``join`` and ``columns``, a KPI's
+``by_level``, a rubric's grades, a parameter table) merges by key in the same
+way, so adding one dimension keeps the base's others.  Every field remembers
+the file and position it came from, so an error in a merged ruleset still
+points at the right line, and an error in a base names the ruleset that
+extends it.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -206,6 +213,9 @@ class Scoring(_Model):
     kpis: dict[str, Kpi] = {}
     grades: list[GradeBand] = []
     forced_distribution: dict[str, float] | None = None  # grade -> share of agents, best first
+    # An agent whose KPIs with enough data carry less than this share of the total
+    # weight is not rated (no total, grade or rank): no data is not a bad grade.
+    min_scored_weight: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("grades")
     @classmethod
@@ -221,6 +231,15 @@ class Scoring(_Model):
         if dist is not None and abs(sum(dist.values()) - 1) > 1e-9:
             raise ValueError(f"forced_distribution shares must sum to 1 (they sum to {sum(dist.values()):g})")
         return dist
+
+
+class Privacy(_Model):
+    """What an agent's own scorecard may say about colleagues."""
+
+    # Peer statistics (median, percentile band, "of N agents", distribution
+    # position) are shown only for groups of at least this many agents: in
+    # smaller groups they reveal a colleague's exact numbers.
+    min_group_size: int = Field(default=5, ge=2)
 
 
 class ListSpec(_Model):
@@ -249,6 +268,7 @@ class Ruleset(_Model):
     # kind (faq, sop, case, best_practice) -> grade (S, A, B, C) -> description.
     rubric: dict[str, dict[str, str]] = {}
     scoring: Scoring = Scoring()
+    privacy: Privacy = Privacy()
 
 
 @dataclass
@@ -266,6 +286,9 @@ class LoadedRuleset:
         doc, doc_path = self._locate(path)
         if doc is None:
             return Origin(resource=resource, field=field_name)
+        note = self._base_note(doc)
+        if note:
+            resource = f"{resource} {note}" if resource else note
         pos = doc.pos(doc_path)
         if pos is None:
             return Origin(file=doc.file, resource=resource, field=field_name)
@@ -287,9 +310,22 @@ class LoadedRuleset:
                 return doc, doc_path + path[cut:]
         return (self.docs[-1], path) if self.docs else (None, path)
 
+    def _base_note(self, doc: YamlDoc) -> str:
+        """For a place in a base ruleset: which rulesets extend it.  What goes wrong there
+        is usually caused by what they override or remove (a dimension, a parameter)."""
+        files = [d.file for d in self.docs]
+        if doc.file not in files or doc.file == files[-1]:
+            return ""
+        later = files[files.index(doc.file) + 1:]
+        verbs = "overrides or removes" if len(later) == 1 else "override or remove"
+        return f"(a base ruleset, extended by {' and '.join(later)}: check what that {verbs})"
+
     def error(self, message: str, path: tuple, **kw) -> RulesetError:
         doc, doc_path = self._locate(path)
         pos = doc.pos(doc_path) if doc else None
+        note = self._base_note(doc) if doc else ""
+        if note:
+            message = f"{message} {note}"
         return RulesetError(
             message,
             file=doc.file if doc else None,
@@ -319,7 +355,7 @@ def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
     path = Path(ref)
     if not path.is_absolute() and relative_to is not None:
         path = relative_to / path
-    if not path.is_file():
+    if not path.exists():  # (a folder, pipe or device by that name is refused by load_yaml)
         raise RulesetError("ruleset file not found", file=str(path))
     return load_yaml(path, str(path)), path.parent
 
@@ -370,41 +406,114 @@ def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
     return LoadedRuleset(ruleset, [d.file for d in chain], digest.hexdigest(), origins, chain)
 
 
+# What one id of each merged section is: a model (its fields override one by one, its
+# mappings of names merge by key), a mapping of names ("keys", one level) or any YAML value
+# ("tree": mappings merge by key at every depth; parameters).
+_ENTRIES: dict[tuple, Any] = {
+    ("params",): "tree",
+    ("tables",): TableConfig,
+    ("metrics",): Metric,
+    ("lists",): ListSpec,
+    ("rubric",): "keys",
+    ("scoring", "kpis"): Kpi,
+}
+
+
+def _keyed_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of *model* that are mappings of names (dict[str, ...]): they merge by key.
+    A field that may also be something else (a metric's weights: a mapping or a parameter
+    name) is one value and is replaced."""
+    names = []
+    for fname, info in model.model_fields.items():
+        if typing.get_origin(info.annotation) is dict:
+            names.append(info.alias or fname)
+    return frozenset(names)
+
+
 def _merge_into(merged: dict, origins: dict, doc: YamlDoc) -> None:
     for key, value in doc.data.items():
         if key in MERGED_BY_ID and isinstance(value, dict) and isinstance(merged.get(key), dict):
-            _merge_by_id(merged[key], origins, doc, (key,), value, shallow_fields=(key != "params"))
+            _merge_by_id(merged[key], origins, doc, (key,), value, _ENTRIES[(key,)])
         elif key == "scoring" and isinstance(value, dict) and isinstance(merged.get(key), dict):
             base = merged[key]
             for skey, svalue in value.items():
                 if skey == "kpis" and isinstance(svalue, dict) and isinstance(base.get("kpis"), dict):
-                    _merge_by_id(base["kpis"], origins, doc, ("scoring", "kpis"), svalue, shallow_fields=True)
+                    _merge_by_id(base["kpis"], origins, doc, ("scoring", "kpis"), svalue, _ENTRIES[("scoring", "kpis")])
                 else:
-                    base[skey] = svalue
-                    origins[("scoring", skey)] = (doc, ("scoring", skey))
+                    _replace(base, origins, doc, ("scoring",), skey, svalue)
         else:
-            merged[key] = value
-            origins[(key,)] = (doc, (key,))
+            _replace(merged, origins, doc, (), key, value)
     if "extends" in merged:
         merged["extends"] = doc.data.get("extends")
 
 
-def _merge_by_id(base: dict, origins: dict, doc: YamlDoc, prefix: tuple, child: dict, shallow_fields: bool) -> None:
+_MAPPINGS = ("tree", "keys")
+
+
+def _merge_by_id(base: dict, origins: dict, doc: YamlDoc, prefix: tuple, child: dict, entry) -> None:
+    """Merge the child's ids into the base's: null removes an id, a new id is added, an id
+    both have is merged as *entry* says.  An empty mapping of names ({}) replaces the
+    base's: it says "none" (merging nothing would be a no-op nobody writes)."""
     for ident, value in child.items():
         path = prefix + (ident,)
         if value is None:
             base.pop(ident, None)
-            continue
-        if shallow_fields and isinstance(value, dict) and isinstance(base.get(ident), dict):
+            _forget(origins, path, itself=True)
+        elif isinstance(value, dict) and isinstance(base.get(ident), dict) and (value or entry not in _MAPPINGS):
             origins[path] = (doc, path)  # errors about the id as a whole point at the last override
-            for fname, fvalue in value.items():
-                base[ident][fname] = fvalue
-                origins[path + (fname,)] = (doc, path + (fname,))
+            if entry == "tree":
+                _merge_keys(base[ident], origins, doc, path, value, deep=True)
+            elif entry == "keys":
+                _merge_keys(base[ident], origins, doc, path, value, deep=False)
+            else:
+                _merge_fields(base[ident], origins, doc, path, value, _keyed_fields(entry))
         else:
-            base[ident] = value
-            origins[path] = (doc, path)
-            for stale in [k for k in origins if k[: len(path)] == path and len(k) > len(path)]:
-                del origins[stale]
+            _replace(base, origins, doc, prefix, ident, value)
+
+
+def _merge_fields(base: dict, origins: dict, doc: YamlDoc, path: tuple, child: dict, keyed: frozenset) -> None:
+    """One id's fields: each replaces the base's, except mappings of names, merged by key
+    ({} clears such a mapping; null removes it: back to the default, none)."""
+    for fname, fvalue in child.items():
+        if fname in keyed and isinstance(fvalue, dict) and fvalue and isinstance(base.get(fname), dict):
+            origins[path + (fname,)] = (doc, path + (fname,))
+            _merge_keys(base[fname], origins, doc, path + (fname,), fvalue, deep=False)
+        elif fname in keyed and fvalue is None:
+            base.pop(fname, None)
+            _forget(origins, path + (fname,), itself=True)
+        else:
+            _replace(base, origins, doc, path, fname, fvalue)
+
+
+def _merge_keys(base: dict, origins: dict, doc: YamlDoc, path: tuple, child: dict, deep: bool) -> None:
+    """A mapping of names: the child's keys replace the base's, null removes a key, the
+    base's other keys stay.  *deep*: non-empty mappings inside merge the same way ({}
+    replaces)."""
+    for key, value in child.items():
+        kpath = path + (key,)
+        if value is None:
+            base.pop(key, None)
+            _forget(origins, kpath, itself=True)
+        elif deep and isinstance(value, dict) and value and isinstance(base.get(key), dict):
+            origins[kpath] = (doc, kpath)
+            _merge_keys(base[key], origins, doc, kpath, value, deep=True)
+        else:
+            _replace(base, origins, doc, path, key, value)
+
+
+def _replace(base: dict, origins: dict, doc: YamlDoc, path: tuple, key, value) -> None:
+    """base[key] = value, and errors inside it point at *doc*.  (A copy: later rulesets
+    merge into it, and must not change the YAML documents the positions come from.)"""
+    base[key] = copy.deepcopy(value)
+    _forget(origins, path + (key,), itself=False)
+    origins[path + (key,)] = (doc, path + (key,))
+
+
+def _forget(origins: dict, path: tuple, itself: bool) -> None:
+    """Drop the recorded origins below *path* (and of *path* itself): the base's text there
+    no longer describes the merged value."""
+    for stale in [k for k in origins if k[: len(path)] == path and (itself or len(k) > len(path))]:
+        del origins[stale]
 
 
 def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:

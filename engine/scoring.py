@@ -63,7 +63,11 @@ class KpiResult:
 
 @dataclass
 class Scores:
-    table: pd.DataFrame  # one row per agent: agent_id, name, team, level, total, grade, rank, team_rank, ...
+    # One row per agent: agent_id, name, team, level, total, grade, rank, team_rank, team_size,
+    # top_percent, rated (enough data for a total: min_scored_weight) and scored_weight (the
+    # share of the total KPI weight carried by KPIs with enough data).  An agent who is not
+    # rated has no total, grade, rank, team_rank or top_percent.
+    table: pd.DataFrame
     kpis: list[KpiResult]
 
 
@@ -93,18 +97,16 @@ def score(evaluation: Evaluation) -> Scores:
         kpis.append(KpiResult(kid, mid, kpi, value, n, points, status, target, np.zeros(count)))
 
     table = agents[["id", "name", "team", "level"]].rename(columns={"id": "agent_id"}).copy()
-    if kpis:
-        weights = np.array([[k.kpi.weight] for k in kpis], dtype="float64")  # kpis × 1
-        pts = np.vstack([k.points for k in kpis])  # kpis × agents
-        used = np.where(np.isnan(pts), 0.0, weights)
-        wsum = used.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = np.where(wsum > 0, np.nansum(pts * used, axis=0) / np.where(wsum > 0, wsum, 1), np.nan)
-            shares = np.where(wsum > 0, used / np.where(wsum > 0, wsum, 1), 0.0)
-        for i, k in enumerate(kpis):
-            k.weight_share = shares[i]
-    else:
-        total = np.full(count, np.nan)
+    total, scored_weight = _totals(kpis, count)
+    # Too little data is no grade at all, neither a bad one nor a good one: an agent whose
+    # sufficient KPIs carry less than min_scored_weight of the weight gets no total, so no
+    # grade and no rank, and does not count in the ranks, top_percent or forced
+    # distribution of the others.  (The tolerance keeps a share written as 0.5 from
+    # failing on 1/3 + 1/6.)
+    rated = ~np.isnan(total) & (scored_weight >= scoring.min_scored_weight - 1e-12)
+    total = np.where(rated, total, np.nan)
+    for k in kpis:
+        k.weight_share = np.where(rated, k.weight_share, 0.0)
     table["total"] = total
     table["grade"] = _grades(total, scoring)
     ranked = pd.Series(total)
@@ -115,7 +117,27 @@ def score(evaluation: Evaluation) -> Scores:
     table["top_percent"] = (table["rank"].astype("float64") / ranked_count * 100).round(1) if ranked_count else np.nan
     if scoring.forced_distribution:
         table["grade"] = _forced(table["rank"], ranked_count, scoring.forced_distribution)
+    table["rated"] = rated
+    table["scored_weight"] = scored_weight
     return Scores(table=table, kpis=kpis)
+
+
+def _totals(kpis: list[KpiResult], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per agent: the weighted mean of the points of the KPIs with enough data (NaN when none
+    has), and the share of the total KPI weight those KPIs carry.  Sets each KPI's
+    weight_share (its share of the agent's total after redistribution)."""
+    if not kpis:
+        return np.full(count, np.nan), np.zeros(count)
+    weights = np.array([[k.kpi.weight] for k in kpis], dtype="float64")  # kpis × 1
+    pts = np.vstack([k.points for k in kpis])  # kpis × agents
+    used = np.where(np.isnan(pts), 0.0, weights)
+    wsum = used.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.where(wsum > 0, np.nansum(pts * used, axis=0) / np.where(wsum > 0, wsum, 1), np.nan)
+        shares = np.where(wsum > 0, used / np.where(wsum > 0, wsum, 1), 0.0)
+    for i, k in enumerate(kpis):
+        k.weight_share = shares[i]
+    return total, wsum / weights.sum()
 
 
 def _grades(total: np.ndarray, scoring: Scoring) -> np.ndarray:

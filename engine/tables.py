@@ -29,7 +29,11 @@ import tempfile
 import os
 import datetime as _dt
 import io
+import mmap
 import re
+import zipfile
+import zlib
+from xml.etree.ElementTree import ParseError
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +45,7 @@ import numpy as np
 
 from .errors import DataError, MeritError, ProblemList
 from .workspace import Workspace
+from .xlsx import restore_sql
 
 # --------------------------------------------------------------------------
 # The contract
@@ -167,6 +172,10 @@ SCHEMAS: dict[str, TableSchema] = {
 
 REQUIRED_TABLES = ("agents", "tickets")
 
+# Tables merit itself rewrites (panel collect): their text fields lose the leading ' that merit
+# puts before =, +, -, @, tab and CR so that no spreadsheet runs them as formulas.
+MERIT_WRITTEN = ("grades",)
+
 # (table, column, target table, target column): a non-empty value must exist in the target.
 REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("tickets", "assignee", "agents", "agent_id"),
@@ -189,6 +198,14 @@ ORDERINGS: tuple[tuple[str, str, str], ...] = (
     ("tickets", "closed_at", "created_at"),
     ("incidents", "ended_at", "started_at"),
 )
+
+# The longest CSV record (line) merit reads, in bytes (DuckDB's default, pinned): a longer one is
+# reported with its line, not read (docs/data.md).
+MAX_CSV_RECORD_BYTES = 2_000_000
+
+NUL_EXPECTED = ("text without NUL characters (a NUL usually means a damaged or binary file: "
+                "export the table again)")
+NUL_LINES_SHOWN = 5  # a NUL problem names the first few lines holding one
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 
@@ -370,6 +387,18 @@ class _Source:
     values: dict[str, tuple[str, str]]
     raw: Callable[[list[int], Iterable[str]], dict[int, dict[str, Any]]]
     scratch: list[str] = field(default_factory=list)  # tables to drop once the typed table exists
+    # Whether text values may hold a NUL character, so that typing checks each one (CSV: only
+    # when the file has a zero byte; Parquet and xlsx: always, a columnar test of every value).
+    may_hold_nul: bool = True
+    # CSV: the relation reading another file in the same layout (a copy with LF line endings).
+    relation_of: Callable[[Path], str] | None = None
+    temp_files: list[Path] = field(default_factory=list)  # deleted once every table is loaded
+
+    def nul_checked(self) -> frozenset[str]:
+        """The columns whose values are checked for NUL characters: every text value read."""
+        if not self.may_hold_nul:
+            return frozenset()
+        return frozenset(name for name, (_, kind) in self.values.items() if kind == "VARCHAR")
 
 
 def _typed_name(name: str) -> str:
@@ -400,35 +429,42 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
     result = Tables(con=con)
     problems = _Problems(limit)
     local = _LocalTime(con, ws.config.period.start, ws.config.period.end)
-    for t_order, (name, schema) in enumerate(SCHEMAS.items()):
-        path = ws.tables.get(name)
-        if path is None:
-            result.missing.append(name)
-            continue
-        if progress is not None:
-            progress(name)
-        src = SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()])
-        result.sources[name] = src
-        _drop(con, name)
-        _drop(con, _typed_name(name))
-        source = None
-        try:
-            try:
-                source = _open_source(con, src, schema, result, problems, t_order)
-                _create_typed(con, src, schema, source, local)
-            except DataError as err:
-                problems.add(err, (t_order, err.line or 0, -1))
-                del result.sources[name]
-                _drop(con, _typed_name(name))
+    opened: list[_Source] = []
+    try:
+        for t_order, (name, schema) in enumerate(SCHEMAS.items()):
+            path = ws.tables.get(name)
+            if path is None:
+                result.missing.append(name)
                 continue
-        finally:
-            for scratch in (source.scratch if source is not None else ()):
-                _drop(con, scratch)
-        _validate(result, schema, source, problems, t_order, limit)
-        typed = _ident(_typed_name(name))
-        con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
-        con.raw_sql(f"CREATE VIEW {_ident(name)} AS SELECT rowid AS _row, * FROM {typed}")
-        result.tables[name] = con.table(name)
+            if progress is not None:
+                progress(name)
+            src = SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()])
+            result.sources[name] = src
+            _drop(con, name)
+            _drop(con, _typed_name(name))
+            source = None
+            try:
+                try:
+                    source = _open_source(con, src, schema, result, problems, t_order)
+                    opened.append(source)
+                    _create_typed(con, src, schema, source, local)
+                except DataError as err:
+                    problems.add(err, (t_order, err.line or 0, -1))
+                    del result.sources[name]
+                    _drop(con, _typed_name(name))
+                    continue
+            finally:
+                for scratch in (source.scratch if source is not None else ()):
+                    _drop(con, scratch)
+            _validate(result, schema, source, problems, t_order, limit)
+            typed = _ident(_typed_name(name))
+            con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
+            con.raw_sql(f"CREATE VIEW {_ident(name)} AS SELECT rowid AS _row, * FROM {typed}")
+            result.tables[name] = con.table(name)
+    finally:
+        for source in opened:
+            for temp in source.temp_files:
+                temp.unlink(missing_ok=True)
     problems.raise_if_any()
     return result
 
@@ -479,15 +515,28 @@ def _open_source(con, src: SourceFile, schema: TableSchema, result: Tables, prob
 
 # ---- CSV -------------------------------------------------------------------
 
-_HEADER_PROBE = 1 << 20
+_HEADER_PROBE = MAX_CSV_RECORD_BYTES + 3  # (a byte-order mark)
+
+
+def _too_long(src: SourceFile, line: int | None) -> DataError:
+    return DataError(f"this line is longer than the maximum of {MAX_CSV_RECORD_BYTES:,} bytes for one record",
+                     file=src.display, line=line,
+                     expected=f"records of at most {MAX_CSV_RECORD_BYTES:,} bytes (2 MB); is a quote left open, "
+                              f"or is this not a CSV file?")
 
 
 def _read_csv_header(src: SourceFile) -> list[str]:
     with open(src.path, "rb") as fh:
         head = fh.read(_HEADER_PROBE)
+        longer = bool(fh.read(1))
     if not head.strip():
         raise DataError("the file is empty: it needs a header row naming its columns",
                         file=src.display, line=1)
+    if longer and b"\n" not in head and b"\r" not in head:
+        raise _too_long(src, 1)
+    if b"\0" in head.split(b"\n", 1)[0]:
+        raise DataError("the header row holds a NUL character (a zero byte)", file=src.display, line=1,
+                        expected=NUL_EXPECTED)
     text = head.decode("utf-8", errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -505,17 +554,32 @@ def _csv_source(con, src: SourceFile, schema: TableSchema, problems: _Problems, 
     header = _read_csv_header(src)
     positions = _header_problems(src, schema, header, problems, t_order)
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    relation = (f"read_csv({_sql_str(str(src.path))}, columns = {cols}, header = true, auto_detect = false, "
+
+    def relation_of(path: Path) -> str:
+        return (f"read_csv({_sql_str(str(path))}, columns = {cols}, header = true, auto_detect = false, "
                 f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
-                f"ignore_errors = false, encoding = 'utf-8')")
+                f"ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_CSV_RECORD_BYTES})")
+
     values = {name: (_clean(f"c{i}"), "VARCHAR") for name, i in positions.items()}
 
     def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
         # The scan order of read_csv is the record order (DuckDB preserves it), as in the typed table.
         select = "".join(f", {values[name][0]} AS {_ident(name)}" for name in columns)
-        return _fetch_raw(con, f"SELECT row_number() OVER () - 1 AS _row{select} FROM {relation}", rows)
+        return _fetch_raw(con, f"SELECT row_number() OVER () - 1 AS _row{select} FROM {source.relation}", rows)
 
-    return _Source(relation, values, raw)
+    source = _Source(relation_of(src.path), values, raw, may_hold_nul=_has_nul_byte(src.path),
+                     relation_of=relation_of)
+    return source
+
+
+def _has_nul_byte(path: Path) -> bool:
+    """Whether the file holds a zero byte anywhere: a search of the mapped file (memchr, no copy),
+    so that clean files, nearly all, skip the per-value NUL check."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(b"\0") >= 0
 
 
 def _fetch_raw(con, sql: str, rows: list[int]) -> dict[int, dict[str, Any]]:
@@ -538,6 +602,10 @@ def _csv_error(src: SourceFile, exc: Exception) -> DataError:
     if m:
         segment = int(m.group(1)) - 1  # DuckDB counts the header and blank lines, not quoted newlines
         line = _csv_scan(src.path, segments=[segment]).get(segment, segment + 1)
+    if "Maximum line size" in text:
+        return _too_long(src, line)
+    if "does not support a full read" in text:  # a record larger than DuckDB's buffer: no line given
+        return _too_long(src, _first_long_line(src.path, MAX_CSV_RECORD_BYTES))
     m_cols = re.search(r"Expected Number of Columns:\s*(\d+)\s*Found:\s*(\d+)", text)
     if m_cols:
         return DataError(f"this line has {m_cols.group(2)} fields but the header has {m_cols.group(1)}",
@@ -554,6 +622,56 @@ def _csv_error(src: SourceFile, exc: Exception) -> DataError:
     first = text.splitlines()[0] if text else type(exc).__name__
     first = re.sub(r"^[A-Za-z ]*Error:\s*", "", first)
     return DataError(f"the file cannot be read as CSV: {first}", file=src.display, line=line)
+
+
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """The first line of the file longer than *limit* bytes (None if none is), found with numpy
+    over chunks: error path only."""
+    line = 1  # the line that starts at byte *start*
+    start = 0
+    offset = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + offset
+            starts = np.concatenate(([start], ends[:-1] + 1)) if len(ends) else np.zeros(0, dtype=np.int64)
+            long = np.flatnonzero(ends - starts > limit)
+            if len(long):
+                return line + int(long[0])
+            if len(ends):
+                line += len(ends)
+                start = int(ends[-1]) + 1
+            offset += len(chunk)
+            if offset - start > limit:  # the current line is already too long
+                return line
+    return None
+
+
+def _mixed_line_endings(path: Path) -> bool:
+    """Whether some lines end in CRLF and others in LF alone (error path only)."""
+    lf = crlf = 0
+    last = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            lf += chunk.count(b"\n")
+            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            last = chunk[-1:]
+    return 0 < crlf < lf
+
+
+def _lf_copy(path: Path) -> Path:
+    """A private temporary copy of the file with CRLF line endings turned into LF: lines keep their
+    numbers, so messages about the copy hold for the file."""
+    fd, name = tempfile.mkstemp(prefix="merit-", suffix=".csv")
+    with open(path, "rb") as fh, os.fdopen(fd, "wb") as out:
+        carry = b""
+        while chunk := fh.read(1 << 24):
+            chunk = carry + chunk
+            carry = b"\r" if chunk.endswith(b"\r") else b""  # (its LF may start the next chunk)
+            out.write(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+        out.write(carry)
+    return Path(name)
+
+
 def _count_newlines(path: Path) -> tuple[int, bool]:
     n, last = 0, b""
     with open(path, "rb") as fh:
@@ -733,24 +851,28 @@ def _xlsx_source(con, src: SourceFile, schema: TableSchema, result: Tables, prob
         wb = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
     except Exception as exc:
         raise DataError(f"the file cannot be read as an Excel workbook (.xlsx): {exc}", file=src.display) from None
+    header: list[str] = []
     try:
         ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            raise DataError("the first sheet is empty: it needs a header row naming its columns",
-                            file=src.display, line=1)
-        header = ["" if v is None else str(v) for v in first]
-        positions = _header_problems(src, schema, header, problems, t_order)
-        ctypes = {name: schema.column(name).type for name in positions}
-        data: dict[str, list] = {name: [] for name in positions}
-        sheet_rows: list[int] = []
-        for n, row in enumerate(rows, start=2):  # small files: a Python loop is fine here
-            if row is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
-                continue
-            sheet_rows.append(n)
-            for name, i in positions.items():
-                data[name].append(_cell_text(row[i] if i < len(row) else None, ctypes[name]))
+        try:
+            rows = ws.iter_rows(values_only=True)
+            first = next(rows, None)
+            if first is None:
+                raise DataError("the first sheet is empty: it needs a header row naming its columns",
+                                file=src.display, line=1)
+            header = ["" if v is None else str(v) for v in first]
+            positions = _header_problems(src, schema, header, problems, t_order)
+            ctypes = {name: schema.column(name).type for name in positions}
+            data: dict[str, list] = {name: [] for name in positions}
+            sheet_rows: list[int] = []
+            for n, row in enumerate(rows, start=2):  # small files: a Python loop is fine here
+                if row is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+                    continue
+                sheet_rows.append(n)
+                for name, i in positions.items():
+                    data[name].append(_cell_text(row[i] if i < len(row) else None, ctypes[name]))
+        except _BROKEN_SHEET as exc:  # (the sheet is parsed as it is read)
+            raise _broken_sheet(src, wb, ws, exc, header) from None
     finally:
         wb.close()
     result._sheet_rows[schema.name] = sheet_rows
@@ -766,6 +888,52 @@ def _xlsx_source(con, src: SourceFile, schema: TableSchema, result: Tables, prob
                 for r in set(wanted) if 0 <= r < len(sheet_rows)}
 
     return _Source(_ident(scratch), values, raw, scratch=[scratch])
+
+
+# What reading a damaged sheet raises: XML a parser refuses (a cell holding a NUL, which no
+# workbook can hold), a damaged zip member.
+_BROKEN_SHEET = (ParseError, zipfile.BadZipFile, zlib.error, EOFError)
+_CELL_REF = re.compile(r'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]+)"')
+
+
+def _broken_sheet(src: SourceFile, wb, sheet, exc: Exception, header: list[str]) -> DataError:
+    """The sheet cannot be read past some point: name the cell (row and column) when found."""
+    cell = _cell_at(wb, sheet, getattr(exc, "position", None))
+    if cell is None:
+        return DataError(f"the file cannot be read as an Excel workbook (.xlsx): {exc}", file=src.display)
+    from openpyxl.utils import get_column_letter
+
+    row, col = cell
+    named = col < len(header) and header[col].strip()
+    name = header[col].strip() if named else f"column {get_column_letter(col + 1)}"
+    return DataError(f"this cell cannot be read ({exc} in the sheet's XML): a cell cannot hold a NUL or "
+                     f"another control character", file=src.display, line=row, field=name,
+                     expected="a workbook saved by a spreadsheet program, with no NUL characters in its cells")
+
+
+def _cell_at(wb, sheet, position) -> tuple[int, int] | None:
+    """(row, 0-based column) of the cell at *position* (line, column) of the sheet's XML, from the
+    last cell reference before it; None when unknown.  (openpyxl's read-only sheet knows its part.)"""
+    archive, part = getattr(wb, "_archive", None), getattr(sheet, "_worksheet_path", None)
+    if position is None or archive is None or part is None:
+        return None
+    from openpyxl.utils import column_index_from_string
+
+    line_no, column = position
+    try:
+        with archive.open(part) as raw:
+            for k, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=""), 1):
+                if k == line_no:
+                    refs = _CELL_REF.findall(line[:column])
+                    break
+            else:
+                return None
+    except _BROKEN_SHEET:
+        return None
+    if not refs:
+        return None
+    letters, row = refs[-1]
+    return int(row), column_index_from_string(letters) - 1
 
 
 # --------------------------------------------------------------------------
@@ -902,20 +1070,23 @@ def _typing(col: Column, s: str, kind: str, local: _LocalTime) -> tuple[dict[str
 
 @dataclass
 class _Check:
-    kind: str  # 'empty' | 'parse' | 'enum' | 'range' | 'pattern' | 'order' | 'dup' | 'ref'
+    kind: str  # 'nul' | 'empty' | 'parse' | 'enum' | 'range' | 'pattern' | 'order' | 'dup' | 'ref'
     column: str
     other: str | None = None  # order: the earlier column; ref: 'table.column'
     bit: int = 0  # record checks: the bit of ``_bad``
     flag: Any = None  # dup and ref: boolean Ibis expression over the typed table
 
 
-def _record_checks(schema: TableSchema, present: set[str]) -> list[_Check]:
+def _record_checks(schema: TableSchema, present: set[str], nul: frozenset[str] = frozenset()) -> list[_Check]:
     """The checks of single records, each with its bit of ``_bad``: on the file's text
-    (empty, parse) and on the typed values (enum, pattern, range, order)."""
+    (nul: a NUL character in a column of *nul*; empty, parse) and on the typed values
+    (enum, pattern, range, order)."""
     checks: list[_Check] = []
     for col in schema.columns:
         if col.name not in present:
             continue
+        if col.name in nul:
+            checks.append(_Check("nul", col.name))
         if col.nonempty:
             checks.append(_Check("empty", col.name))
         if col.type in ("int", "float", "bool", "timestamp", "date"):
@@ -934,15 +1105,18 @@ def _record_checks(schema: TableSchema, present: set[str]) -> list[_Check]:
     return checks
 
 
-def _record_check_sql(schema: TableSchema, ch: _Check) -> str:
-    """SQL: the check fails (over ``s<j>``, the text, and ``t<j>``, the typed value, of column j)."""
+def _record_check_sql(schema: TableSchema, ch: _Check, nul: frozenset[str] = frozenset()) -> str:
+    """SQL: the check fails (over ``s<j>``, the text, ``t<j>``, the typed value, of column j, and
+    for the columns of *nul*, ``s<j>_z``, the text holds a NUL; its typed value is then NULL)."""
     j = schema.names.index(ch.column)
     col = schema.columns[j]
     s, t = f"s{j}", f"t{j}"
+    if ch.kind == "nul":
+        return f"{s}_z"
     if ch.kind == "empty":
         return f"{s} IS NULL"
-    if ch.kind == "parse":
-        return f"{s} IS NOT NULL AND {t} IS NULL"
+    if ch.kind == "parse":  # (a NUL is its own problem: not also a value that does not parse)
+        return f"{s} IS NOT NULL AND {t} IS NULL" + (f" AND NOT {s}_z" if ch.column in nul else "")
     if ch.kind == "enum":
         return f"{t} NOT IN ({', '.join(map(_sql_str, col.allowed))})"
     if ch.kind == "pattern":
@@ -962,6 +1136,7 @@ def _create_typed(con, src: SourceFile, schema: TableSchema, source: _Source, lo
     NULL values pass every check but 'empty').  Its ``rowid`` is the record index
     (DuckDB keeps the scan order)."""
     l1, l2, l3, out = [], [], [], []
+    nul = source.nul_checked()
     for j, col in enumerate(schema.columns):
         if col.name not in source.values:
             out.append(f"CAST(NULL AS {_sql_type(col.type)}) AS {_ident(col.name)}")
@@ -969,13 +1144,19 @@ def _create_typed(con, src: SourceFile, schema: TableSchema, source: _Source, lo
         s = f"s{j}"
         sql, kind = source.values[col.name]
         pre, typed = _typing(col, s, kind, local)
+        if schema.name in MERIT_WRITTEN and col.type == "string" and kind == "VARCHAR":
+            typed = restore_sql(typed)  # '=x, merit's neutralised text (engine.xlsx), reads back as =x
         l1.append(f"{sql} AS {s}")
         l2.append(s)
         l2 += [f"{expr} AS {s}{suffix}" for suffix, expr in pre.items()]
+        if col.name in nul:  # a value holding a NUL is reported as such, and typed as NULL
+            l2.append(f"contains({s}, chr(0)) AS {s}_z")
+            typed = f"CASE WHEN NOT {s}_z THEN {typed} END"
+            l3.append(f"{s}_z")
         l3 += [s, f"CAST({typed} AS {_sql_type(col.type)}) AS t{j}"]
         out.append(f"t{j} AS {_ident(col.name)}")
-    terms = [f"CASE WHEN {_record_check_sql(schema, ch)} THEN {ch.bit} ELSE 0 END"
-             for ch in _record_checks(schema, set(source.values))]
+    terms = [f"CASE WHEN {_record_check_sql(schema, ch, nul)} THEN {ch.bit} ELSE 0 END"
+             for ch in _record_checks(schema, set(source.values), nul)]
     out.append(f"CAST({' + '.join(terms) or '0'} AS {'INTEGER' if len(terms) < 31 else 'BIGINT'}) AS _bad")
     sql = (f"CREATE TABLE {_ident(_typed_name(schema.name))} AS SELECT {', '.join(out)} FROM ("
            f"SELECT {', '.join(l3) or '1 AS _none'} FROM ("
@@ -985,6 +1166,13 @@ def _create_typed(con, src: SourceFile, schema: TableSchema, source: _Source, lo
         con.raw_sql(sql)
     except Exception as exc:  # duckdb raises its own exception classes
         if src.format == "csv":
+            # DuckDB's strict reader takes the line ending of the first line for all: a file mixing
+            # CRLF and LF (Excel output with lines added by another tool) is read from an LF copy.
+            if (source.relation_of is not None and not source.temp_files and "invalid state" in str(exc)
+                    and _mixed_line_endings(src.path)):
+                source.temp_files.append(_lf_copy(src.path))
+                source.relation = source.relation_of(source.temp_files[-1])
+                return _create_typed(con, src, schema, source, local)
             raise _csv_error(src, exc) from None
         if src.format == "parquet":
             raise DataError(f"the file cannot be read as Parquet: {str(exc).splitlines()[0]}",
@@ -1009,8 +1197,8 @@ def _range_text(col: Column) -> str:
     return f"a value of at most {_fmt_num(col.max)}"
 
 
-def _checks(result: Tables, schema: TableSchema, present: set[str], rel,
-            first=None) -> tuple[list[_Check], list[tuple[str, str, str]]]:
+def _checks(result: Tables, schema: TableSchema, present: set[str], rel, first=None,
+            nul: frozenset[str] = frozenset()) -> tuple[list[_Check], list[tuple[str, str, str]]]:
     """Every check of *schema*'s records over *rel* (the typed table with ``_row`` and
     ``_bad``): the record checks, then duplicates and references.
 
@@ -1018,7 +1206,7 @@ def _checks(result: Tables, schema: TableSchema, present: set[str], rel,
     key).  Also returns the references from list columns (checked through
     unnest).
     """
-    checks = _record_checks(schema, present)
+    checks = _record_checks(schema, present, nul)
     if schema.key in present:
         t = rel[schema.key]
         checks.append(_Check("dup", schema.key, flag=t.notnull() & (rel["_row"] != first)
@@ -1045,8 +1233,9 @@ def _validate(result: Tables, schema: TableSchema, source: _Source, problems: _P
     src = result.sources[name]
     con = result.con
     present = set(source.values)
+    nul = source.nul_checked()
     full = con.sql(f"SELECT rowid AS _row, * FROM {_ident(_typed_name(name))}")
-    checks, list_refs = _checks(result, schema, present, full)
+    checks, list_refs = _checks(result, schema, present, full, nul=nul)
 
     def flag(rel, ch):
         return (rel["_bad"] & ch.bit) != 0 if ch.bit else ch.flag
@@ -1073,13 +1262,19 @@ def _validate(result: Tables, schema: TableSchema, source: _Source, problems: _P
     counts = {i: int(got.get(f"k{i}") or 0) for i in range(len(checks))}
 
     order = {c: i for i, c in enumerate(schema.names)}
+    for i, ch in enumerate(checks):
+        if ch.kind == "nul" and counts[i]:  # one problem per column, with its count, not one per record
+            first = full.filter(flag(full, ch)).order_by("_row").limit(NUL_LINES_SHOWN).select("_row")
+            lines = result.line_of(name, first.to_pyarrow().column("_row").to_pylist())
+            problems.add(_nul_problem(src, ch.column, counts[i], lines), (t_order, lines[0], order[ch.column], -1))
+            counts[i] = 0
     kind_rank = {"empty": 0, "parse": 1, "enum": 1, "pattern": 1, "range": 2, "dup": 3, "order": 4, "ref": 5}
     n = sum(counts.values())
     if n:
         problems.total += n
         dup = any(counts[i] for i, ch in enumerate(checks) if ch.kind == "dup")
         base = full.mutate(_first=full["_row"].min().over(group_by=full[schema.key])) if dup else full
-        rel_checks, _ = _checks(result, schema, present, base, first=base["_first"] if dup else None)
+        rel_checks, _ = _checks(result, schema, present, base, first=base["_first"] if dup else None, nul=nul)
         active = [f"f{i}" for i in counts if counts[i]]
         flagged = base.mutate(**{f"f{i}": flag(base, rel_checks[i]).fill_null(False) for i in counts if counts[i]})
         any_flag = ibis.or_(*[flagged[k] for k in active])
@@ -1116,6 +1311,22 @@ def _validate(result: Tables, schema: TableSchema, source: _Source, problems: _P
                 expected=f"';'-separated ids that all appear in {target}.{tcol}",
             )
             problems.add(err, (t_order, lines[r["_row"]], order[column], kind_rank["ref"]), count=False)
+
+
+def _and_list(items: list) -> str:
+    """'2', '2 and 4', '2, 4 and 9'."""
+    words = [str(x) for x in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _nul_problem(src: SourceFile, column: str, count: int, lines: list[int]) -> DataError:
+    """*count* values of *column* hold a NUL character, the first on *lines*.  (Never quoted:
+    a terminal would cut the message at the NUL.)"""
+    values = "1 value contains" if count == 1 else f"{count} values contain"
+    where = (f"on line{'s' if len(lines) > 1 else ''} {_and_list(lines)}" if count <= len(lines)
+             else f"first on lines {_and_list(lines)}")
+    return DataError(f"{values} a NUL character (a zero byte), {where}", file=src.display, line=lines[0],
+                     field=column, expected=NUL_EXPECTED)
 
 
 def _problem(schema: TableSchema, src: SourceFile, ch: _Check, r: dict, lines: dict[int, int]) -> DataError:

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .errors import WorkspaceError
-from .yamlpos import YamlDoc, load_model
+from .errors import ProblemList, WorkspaceError
+from .yamlpos import YamlDoc, load_model, regular_file_problem
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -104,6 +104,7 @@ def find_tables(ws: Workspace) -> dict[str, Path]:
         raise WorkspaceError(f"data folder '{ws.config.data}' not found", file=ws.display(ws.cycle_file),
                              line=pos.line if pos else None, field="data")
     found: dict[str, Path] = {}
+    unreadable: list[WorkspaceError] = []
     for path in sorted(data_dir.iterdir()):
         if path.suffix.lower() not in TABLE_SUFFIXES or path.name.startswith((".", "~$")):
             continue
@@ -114,4 +115,21 @@ def find_tables(ws: Workspace) -> dict[str, Path]:
                 file=ws.display(path),
             )
         found[name] = path
+        problem = _unreadable(path)
+        if problem:
+            unreadable.append(WorkspaceError(problem, file=ws.display(path),
+                                             expected="a CSV, Parquet or Excel file (a link to one is fine)"))
+    if unreadable:
+        raise unreadable[0] if len(unreadable) == 1 else ProblemList(unreadable)
     return found
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the data file *path* cannot be read as a table (a folder, a pipe, a device, a /proc
+    file, a broken link), or None: reading a pipe or a device would block or never end."""
+    try:
+        return regular_file_problem(path)
+    except FileNotFoundError:
+        return "file not found (a link to a file that does not exist?)"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror}"

@@ -8,6 +8,8 @@ validation error can be pointed at the exact line and column.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,14 @@ import yaml
 from .errors import MeritError
 
 Path_ = tuple
+
+# Bounds on a YAML settings file (cycle.yaml, a ruleset, panel.yaml), so that a hostile or broken
+# file is refused in a moment instead of exhausting memory or the stack (docs/data.md, "Settings
+# files").  The shipped default ruleset is 26 KB, 1,665 values, 9 levels deep; PyYAML reads about
+# 10,000 values a second.
+MAX_YAML_BYTES = 1 << 20  # 1 MiB
+MAX_YAML_DEPTH = 50  # a value inside N collections is at level N + 1
+MAX_YAML_VALUES = 50_000  # scalars and collections, each use of an alias (*name) counting in full
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,54 @@ class YamlDoc:
 
 class _NoDatesLoader(yaml.SafeLoader):
     """SafeLoader that leaves dates as strings: pydantic parses them, and
-    '2026-07-01' keeps its text for messages."""
+    '2026-07-01' keeps its text for messages.
+
+    Composing also enforces :data:`MAX_YAML_DEPTH` (PyYAML's composer recurses
+    once per level, so absurd nesting would end in a RecursionError) and
+    :data:`MAX_YAML_VALUES`: every node's size once its aliases are expanded
+    is computed as it is composed, from the sizes of its children, so an alias
+    bomb is refused at the first value that grows too large, before anything
+    is expanded.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> values once expanded (nodes live as long as the loader)
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:  # the alias is inside the value it names
+                raise MeritError("an alias (*name) is used inside the value it names, which then contains "
+                                 "itself", line=mark.line + 1, column=mark.column + 1,
+                                 expected="an alias after the end of its anchored value")
+            return node
+        mark = self.peek_event().start_mark
+        if self._depth >= MAX_YAML_DEPTH:
+            raise MeritError(f"values are nested deeper than {MAX_YAML_DEPTH} levels",
+                             line=mark.line + 1, column=mark.column + 1,
+                             expected=f"at most {MAX_YAML_DEPTH} levels of nested lists and mappings")
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        size = 1 + sum(self._sizes[id(child)] for child in children)
+        if size > MAX_YAML_VALUES:
+            raise MeritError(f"this value holds more than {MAX_YAML_VALUES:,} values once its aliases (*name) "
+                             f"are expanded", line=mark.line + 1, column=mark.column + 1,
+                             expected=f"at most {MAX_YAML_VALUES:,} values in a file, each use of an alias "
+                                      f"counting as a copy")
+        self._sizes[id(node)] = size
+        return node
 
 
 # Drop the timestamp resolver so dates stay strings.
@@ -91,11 +148,31 @@ def _build(node: yaml.Node, path: Path_, positions: dict, loader: yaml.SafeLoade
     return loader.construct_object(node, deep=True)
 
 
+def _control_characters(text: str, file: str) -> None:
+    """Refuse control characters (NUL, ...), which YAML does not allow, before parsing: where
+    they are and how many, never the text around them (the file may be a secret)."""
+    found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if found is None:
+        return
+    at = found.start()
+    count = len(yaml.reader.Reader.NON_PRINTABLE.findall(text))
+    code = ord(found.group())
+    name = {0: " (NUL)", 0x1B: " (ESC)", 0x7F: " (DEL)"}.get(code, "")
+    first = f", the first of {count} in the file" if count > 1 else ""
+    raise MeritError(f"control character U+{code:04X}{name}{first}: YAML does not allow control characters",
+                     file=file, line=text.count("\n", 0, at) + 1, column=at - text.rfind("\n", 0, at),
+                     expected="a YAML text file (tabs and line breaks are fine); is this the right file?")
+
+
 def load_yaml_text(text: str, file: str) -> YamlDoc:
+    _control_characters(text, file)
     loader = _NoDatesLoader(text)
     try:
         try:
             node = loader.get_single_node()
+        except MeritError as exc:  # (bounds checked while composing)
+            exc.file = file
+            raise
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise MeritError(
@@ -124,17 +201,73 @@ def load_yaml_text(text: str, file: str) -> YamlDoc:
     return YamlDoc(data, positions, file, text.splitlines())
 
 
-def load_yaml(path: Path, display: str | None = None) -> YamlDoc:
-    display = display or str(path)
+def special_file_kind(mode: int) -> str | None:
+    """What a file of stat mode *mode* is when it is not a regular file (None when it is)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+# /proc and /sys files are 'regular' with size 0, yet have content made up as they are read.
+PSEUDO_FILE = "not a regular file (its size is 0 but it has content: a /proc or /sys file?)"
+
+
+def regular_file_problem(path: Path) -> str | None:
+    """Why *path* (links followed) is not a regular file merit may read, or None.  A named
+    pipe or a device would block or never end; a folder cannot be read."""
+    st = os.stat(path)
+    kind = special_file_kind(st.st_mode)
+    if kind is not None:
+        return f"not a regular file ({kind})"
+    if st.st_size == 0:
+        with open(path, "rb") as fh:
+            if fh.read(1):
+                return PSEUDO_FILE
+    return None
+
+
+def read_settings_file(path: Path, display: str) -> str:
+    """The text of a YAML settings file: a regular file of at most :data:`MAX_YAML_BYTES`,
+    UTF-8.  Opened without blocking (a named pipe is refused, not waited on) and checked
+    on the open file, so the file checked is the file read."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise MeritError("file not found", file=display) from None
-    except UnicodeDecodeError as exc:
-        raise MeritError(f"not UTF-8 text (byte {exc.start})", file=display) from None
     except OSError as exc:
         raise MeritError(f"cannot read: {exc.strerror}", file=display) from None
-    return load_yaml_text(text, display)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        kind = special_file_kind(st.st_mode)
+        if kind is not None:
+            raise MeritError(f"not a regular file ({kind})", file=display, expected="a YAML text file")
+        try:
+            data = fh.read(MAX_YAML_BYTES + 1)
+        except OSError as exc:
+            raise MeritError(f"cannot read: {exc.strerror}", file=display) from None
+    if len(data) > MAX_YAML_BYTES:
+        raise MeritError(f"the file is larger than {MAX_YAML_BYTES:,} bytes", file=display,
+                         expected=f"a YAML settings file of at most {MAX_YAML_BYTES:,} bytes (1 MiB)")
+    if st.st_size == 0 and data:
+        raise MeritError(PSEUDO_FILE, file=display, expected="a YAML text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MeritError(f"not UTF-8 text (byte {exc.start})", file=display) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # (universal newlines, as text mode reads)
+
+
+def load_yaml(path: Path, display: str | None = None) -> YamlDoc:
+    display = display or str(path)
+    return load_yaml_text(read_settings_file(path, display), display)
 
 
 def load_model(path: Path, display: str, model, error_cls, *, missing: str, expected: str | None = None,
@@ -145,7 +278,7 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
 
     from .errors import ProblemList
 
-    if not Path(path).is_file():
+    if not Path(path).exists():  # (a folder or a pipe by that name is refused by load_yaml)
         raise error_cls(missing, file=display, expected=expected)
     doc = load_yaml(path, display)
     if not isinstance(doc.data, dict):

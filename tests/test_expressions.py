@@ -594,3 +594,80 @@ def test_empty_and_long_text():
     with pytest.raises(ExpressionError, match=r"too long \(2001 characters\)") as info:
         parse("x" * 2001, ORIGIN)
     assert info.value.expected.startswith("at most 2000 characters")
+
+
+# ---------------------------------------------------------------------------
+# What the ruleset check relies on (issue 10: what `check` accepts, `run` computes)
+# ---------------------------------------------------------------------------
+
+
+def test_a_power_the_database_cannot_take_is_empty_in_both_modes(con, tickets):
+    # n = 1, 2, empty, 4: (n - 10) ** 0.5 is the root of a negative number, (n - n) ** -1 is 1 / 0;
+    # Python has no real answer for either (scalar mode: empty), the database gives NaN and inf
+    for text in ("(n - 10) ** 0.5", "(n - n) ** -1"):
+        assert run(con, tickets, text) == [E, E, E, E], text
+        assert scalar(text) == [E, E, E, E], text
+    assert run(con, tickets, "(n - 3) ** 2") == [4.0, 1.0, E, 1.0]  # a negative base to a whole power is fine
+
+
+@pytest.mark.parametrize("text,message,span", [
+    ("round(x, 100000000)", "round() to 100000000 digits is out of range", (9, 18)),
+    ("round(x, -21)", "round() to -21 digits is out of range", (9, 12)),
+    ("x * 1e999", "the number is too large", (4, 9)),
+    ("1e300 * 1e300 > x", "the number is too large", (0, 13)),
+    ("x < 1e308 / 1e-10", "the number is too large", (4, 17)),
+])
+def test_limits_are_checked_when_the_expression_is_parsed(text, message, span):
+    with pytest.raises(ExpressionError) as info:
+        parse(text, ORIGIN)
+    assert info.value.message == message and info.value.span == span
+    assert parse("round(x, 20)") and parse("round(x, -20)")
+
+
+def test_parameters_are_bounded(tickets):
+    params = {"s": "y" * 10_001, "t": "y" * 6000, "inf": float("inf")}
+    with pytest.raises(ExpressionError, match=r"params.s is too long \(10001 characters\)"):
+        parse("channel + params.s").to_column(tickets, ctx(params=params))
+    with pytest.raises(ExpressionError, match="params.inf is not a finite number"):
+        parse("x * params.inf").to_column(tickets, ctx(params=params))
+    # joined to a column, 6000 + 6000 characters of constants: every record would exceed the bound
+    with pytest.raises(ExpressionError, match="the string is too long") as info:
+        parse("channel + params.t + params.t", ORIGIN).to_column(tickets, ctx(params=params))
+    assert info.value.span == (0, 29)
+    assert parse("channel + params.t").to_column(tickets, ctx(params=params)) is not None
+
+
+def test_to_value_checks_the_kind(tickets):
+    assert parse("n * 2").to_value(tickets, ctx(), ("number",), "the value of sum", "a number").type().is_int64()
+    assert parse("None").to_value(tickets, ctx(), ("number",), "the value of sum", "a number") is not None
+    with pytest.raises(ExpressionError) as info:
+        parse("channel", ORIGIN).to_value(tickets, ctx(), ("number", "boolean"), "the value of sum", "a number")
+    assert info.value.message == "the value of sum must be a number or a true/false value, but this gives a string"
+    assert info.value.column == 14 and info.value.expected == "a number"
+
+
+def test_strict_lookups_are_collected_not_evaluated(con, tickets):
+    """Without a default (or as params.NAME[key]) a lookup is strict: the value of a missing key
+    is still empty in both modes, and the context collects the lookup so that the ruleset
+    check (constant keys) and the data check (column keys) can refuse missing keys."""
+    checks = []
+    context = ColumnContext(params=PARAMS, tables={}, table_name="tickets", key_checks=checks)
+    e = parse("lookup(params.rating_points, rating) + params.grade_points['S'] + lookup(params.rating_points, "
+              "channel, 0)", ORIGIN)
+    assert e.strict_lookup
+    value = e.to_column(tickets, context)
+    assert con.to_pyarrow(tickets.select(v=value))["v"].to_pylist() == [29, 29, E, 32]
+    assert [(c.param, c.key_text, sorted(c.keys)) for c in checks] == [
+        ("rating_points", "rating", ["bad", "good"]), ("grade_points", "'S'", ["A", "B", "C", "S"])]
+    assert isinstance(checks[0].key, ibis.Value) and checks[1].key == "S"
+    assert checks[0].missing_constant() is None and checks[1].missing_constant() is None
+    assert not parse("lookup(params.rating_points, rating, 0)").strict_lookup
+    # a constant key that is missing: an error at its position, with the keys it could be
+    checks.clear()
+    parse("params.grade_points['s']", ORIGIN).to_column(tickets, context)
+    err = checks[0].missing_constant()
+    assert err.message == "'s' is not a key of params.grade_points; did you mean 'S'?"
+    assert err.span == (20, 23) and err.column == 14 + 20
+    assert err.expected == ("one of A, B, C, S; or add the key to params.grade_points, or give a default: "
+                            "lookup(params.grade_points, 's', DEFAULT)")
+    assert parse("params.grade_points['s']").evaluate({}, PARAMS) is None  # evaluation: empty

@@ -85,11 +85,13 @@ def test_agent_scorecard_content(run_ws):
     assert f"{metric(run_ws, 'agent', 'A1', 'productivity'):,.2f}" in text
     # 5 tickets: every KPI is below its minimum sample.
     assert "insufficient data" in text
-    # The team median of FDR: A1 0.4 and A2 0.5 (A3 has no ticket) → 45.0 %.
+    # The team median of FDR: A1 0.4 and A2 0.5 (A3 has no ticket) → 45.0 %, from which A1 would read
+    # A2's FDR; the organisation has 4 agents with an FDR, also below privacy.min_group_size (5).
     median = pd.Series([metric(run_ws, "agent", a, "fdr") for a in ("A1", "A2", "A3")]).median()
     assert as_rate(median) == "45.0 %"
     fdr_line = next(line for line in text.splitlines() if "24-hour resolution rate (FDR)" in line and "%" in line)
-    assert "40.0 %" in fdr_line and "45.0 %" in fdr_line and "85.0 %" in fdr_line  # value, median, target
+    assert "40.0 %" in fdr_line and "85.0 %" in fdr_line and "45.0 %" not in fdr_line  # value, target, no median
+    assert "too few to compare" in text
     # 95 % interval of a rate.
     assert "95 %: 11.8–76.9 %" in text
     # The product-caused bad review is shown, by ticket id, with the rule.
