@@ -241,13 +241,12 @@ def diff_cmd(
                                                 "the distribution goes beside it (…-distribution.csv)."),
 ) -> None:
     """What if: score the same data under another ruleset; show every agent whose grade or rank changes."""
-    from engine.whatif import what_if, write_csvs
+    from engine import usecases
 
     m = _m()
     with m.user_errors():
         with m.progress_bar() as bar:
-            result = what_if(workspace, ruleset, progress=bar)
-        paths = write_csvs(result, csv_out)
+            result, paths = usecases.diff(workspace, ruleset, csv_out=csv_out, progress=bar, on_wait=m.waiting)
     m.out.print(f"What if {result.other_name} instead of {result.base_name} "
                 f"({result.cycle}; same data, {len(result.adjustment_ids)} active adjustments; nothing recorded):")
     if result.changes.empty:

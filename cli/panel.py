@@ -123,12 +123,12 @@ def report(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also render report.pdf."),
 ) -> None:
     """Final grades, items to calibrate, agreement (Krippendorff's alpha) and panelist severity: CSV and PDF."""
-    from engine.panel_report import report as run_report
+    from engine import usecases
 
     m = _main()
     with m.user_errors():
         with m.progress_bar() as bar:
-            rep = run_report(workspace, pdf=pdf, progress=bar)
+            rep = usecases.panel_report(workspace, pdf=pdf, progress=bar, on_wait=m.waiting)
     items = rep.items
     alpha = "undefined" if rep.alpha.value is None else f"{rep.alpha.value:.3f}"
     m.out.print(f"{int((items['n_grades'] > 0).sum())} of {len(items)} items graded, "

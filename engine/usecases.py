@@ -1,7 +1,8 @@
 """The commands that write, one function each: the only place that takes the workspace lock.
 
 ``merit run``, ``render``, ``restore``, ``publish``, ``adjust``, ``revoke``,
-``export``, ``panel assign``, ``panel collect`` and ``demo`` each call one
+``export``, ``diff`` (its CSVs), ``panel assign``, ``panel collect``,
+``panel report`` and ``demo`` each call one
 function of this module, and nothing else in merit calls
 :func:`engine.lock.workspace_lock` (tests/test_writers.py checks it).  Each
 function, through :func:`_writing`:
@@ -15,8 +16,7 @@ function, through :func:`_writing`:
    lock released) before the process ends;
 
 and then calls the engine, which itself never locks.  Readers (``check``,
-``history``, ``diff``, ``explain``, ``panel status`` and ``report``) do not
-come here.
+``history``, ``explain``, ``panel status``) do not come here.
 """
 
 from __future__ import annotations
@@ -202,6 +202,19 @@ def export(workspace: Path | str, *, out: Path | None = None, run_id: int | None
         return export_xlsx(root, out=out, run_id=run_id)
 
 
+def diff(workspace: Path | str, ruleset: str, *, csv_out: Path | None = None,
+         progress: Progress | None = None, on_wait: OnWait | None = None):
+    """``merit diff``: the cycle under another ruleset; writes the changed agents and the distribution
+    as CSV. Returns (engine.whatif.WhatIf, written paths)."""
+    from .whatif import what_if, write_csvs
+
+    root = _root(workspace)
+    target = Path(csv_out).resolve().parent if csv_out is not None else root / "whatif"
+    with _writing(root, writes=[target], on_wait=on_wait):
+        result = what_if(root, ruleset, progress=progress)
+        return result, write_csvs(result, csv_out)
+
+
 # ------------------------------------------------------------------ the expert panel
 def _panel(root: Path):
     from .panel import load_panel
@@ -230,3 +243,14 @@ def panel_collect(workspace: Path | str, sheets: list[Path] | None = None, *, at
     ws = open_workspace(workspace)
     with _writing(ws.root, writes=[_panel(ws.root).folder, ws.data_dir], on_wait=on_wait):
         return collect(ws.root, sheets, at=at, progress=progress)
+
+
+def panel_report(workspace: Path | str, *, pdf: bool = True, progress: Progress | None = None,
+                 on_wait: OnWait | None = None):
+    """``merit panel report``: report.csv, panelists.csv, agreement.csv (and report.pdf) in the panel
+    folder (engine.panel_report.Report)."""
+    from .panel_report import report
+
+    root = _root(workspace)
+    with _writing(root, writes=[_panel(root).folder], on_wait=on_wait):
+        return report(root, pdf=pdf, progress=progress)
