@@ -3,7 +3,7 @@
 
     python benchmarks/render_bench.py [--agents 1000] [--tickets N] [--seed 7] [--workers N] [--keep DIR]
 
-1. Generates a demo workspace (``engine.demo.generate_workspace``) with
+1. Generates a demo workspace (``merit.demo.generate_workspace``) with
    ``--agents`` agents (reused from ``--keep DIR`` when it is there).
 2. Evaluates and scores it once (untimed here; see docs/performance.md for that).
 3. Times, each from scratch (no previous PDFs): the agent scorecards rendered
@@ -40,12 +40,12 @@ def main() -> None:
 
     import weasyprint
 
-    from engine.demo import generate_workspace
-    from engine.evaluate import evaluate
-    from engine.pipeline import prepare
-    from engine.render import render_into
-    from engine.render_context import ContextBuilder
-    from engine.scoring import score
+    from merit.demo import generate_workspace
+    from merit.core.evaluate import evaluate
+    from merit.core.pipeline import prepare
+    from merit.render.pdf import render_into
+    from merit.render.context import ContextBuilder
+    from merit.core.scoring import score
 
     tmp = Path(tempfile.mkdtemp(prefix="merit-render-bench-"))
     ws = args.keep or tmp / "ws"

@@ -3,7 +3,7 @@
 
     python benchmarks/run.py --tickets 1000000 --agents 5000 [--format parquet] [--repeat 3]
 
-1. Generates a synthetic workspace with ``engine.demo.generate_workspace``
+1. Generates a synthetic workspace with ``merit.demo.generate_workspace``
    (in a child process) and caches it under a folder keyed by the arguments
    and the generator's source hash, so repeated runs reuse it (``--keep DIR``
    puts/reuses the workspace in DIR instead).
@@ -68,7 +68,7 @@ def generate(ws: Path, args) -> float:
     code = (
         "import sys, datetime as dt\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from engine.demo import generate_workspace\n"
+        "from merit.demo import generate_workspace\n"
         f"p = generate_workspace({str(tmp)!r}, agents={args.agents}, tickets={args.tickets}, seed={args.seed}, "
         f"fmt={args.format!r})\n"
         "print(p)\n"
@@ -83,7 +83,7 @@ def generate(ws: Path, args) -> float:
         sys.exit(f"workspace generation failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
     made = Path(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else tmp
     if not (made / "cycle.yaml").exists():
-        sys.exit(f"engine.demo returned {made}, which has no cycle.yaml")
+        sys.exit(f"merit.demo returned {made}, which has no cycle.yaml")
     if made.resolve() != tmp.resolve():           # generator chose a folder inside root
         made.rename(ws)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -111,7 +111,7 @@ def merit_command(ws: Path) -> list[str] | None:
     if script.exists():
         return [str(script), "run", str(ws), "--no-pdf"]
     if (REPO / "cli" / "main.py").exists():          # not installed as a script: the typer app directly
-        return [sys.executable, "-c", "import sys; sys.argv[0] = 'merit'; from cli.main import app; app()",
+        return [sys.executable, "-c", "import sys; sys.argv[0] = 'merit'; from merit.cli.main import app; app()",
                 "run", str(ws), "--no-pdf"]
     return None
 

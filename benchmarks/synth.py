@@ -3,7 +3,7 @@
 
     python benchmarks/synth.py DIR [--tickets 20000] [--agents 60] [--format csv|parquet]
 
-Independent of engine.demo: agents, tickets and handoffs only, with the
+Independent of merit.demo: agents, tickets and handoffs only, with the
 awkward cases the baselines must agree on — timestamps naive (local), with an
 offset or in UTC ('Z'), with and without seconds; tickets just inside and
 just outside the period; resolution exactly at 24 h; empty values everywhere

@@ -2,8 +2,8 @@
 
 Registered on the main ``merit`` app by :func:`register` (called at the end of
 cli/main.py).  Like the rest of the CLI, a thin shell: the commands that
-write go through engine.usecases (which takes the workspace lock), the readers
-call engine.history, engine.adjustments and engine.whatif.
+write go through merit.usecases (which takes the workspace lock), the readers
+call merit.cycles.history, merit.cycles.adjustments and merit.cycles.whatif.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from rich.table import Table
 
 
 def _m():
-    from cli import main  # the shared consoles and error handling (imported late: main imports us)
+    from merit.cli import main  # the shared consoles and error handling (imported late: main imports us)
 
     return main
 
 
 def _ws_root(workspace: Path) -> Path:
-    from engine.workspace import open_workspace
+    from merit.core.workspace import open_workspace
 
     return open_workspace(workspace).root
 
@@ -51,7 +51,7 @@ def history_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the recorded runs of the workspace (or show one run: inputs, files, hashes)."""
-    from engine import history
+    from merit.cycles import history
 
     m = _m()
     with m.user_errors():
@@ -122,7 +122,7 @@ def restore_cmd(
     by: Optional[str] = _by_option(),
 ) -> None:
     """Put a recorded run's outputs back into out/ (atomically; the history is unchanged)."""
-    from engine import usecases
+    from merit import usecases
 
     m = _m()
     with m.user_errors():
@@ -137,7 +137,7 @@ def publish_cmd(
     run_id: Optional[int] = typer.Option(None, "--run", help="Publish this run instead of the latest."),
 ) -> None:
     """Freeze the latest run: it becomes immutable; later runs are new drafts."""
-    from engine import usecases
+    from merit import usecases
 
     m = _m()
     with m.user_errors():
@@ -162,7 +162,8 @@ def adjust_cmd(
     by: Optional[str] = _by_option("Who decides the adjustment (default: $MERIT_USER, $USER or the login name)."),
 ) -> None:
     """Record an adjustment (appeal, correction) to a ticket or a knowledge grade; applied on the next run."""
-    from engine import adjustments, usecases
+    from merit import usecases
+    from merit.cycles import adjustments
 
     m = _m()
     with m.user_errors():
@@ -194,7 +195,7 @@ def adjustments_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the adjustments recorded in the workspace, with their revocations."""
-    from engine import adjustments
+    from merit.cycles import adjustments
 
     m = _m()
     with m.user_errors():
@@ -223,7 +224,7 @@ def revoke_cmd(
     by: Optional[str] = _by_option(),
 ) -> None:
     """Revoke an adjustment (recorded, never deleted); the next run no longer applies it."""
-    from engine import usecases
+    from merit import usecases
 
     m = _m()
     with m.user_errors():
@@ -241,7 +242,7 @@ def diff_cmd(
                                                 "the distribution goes beside it (…-distribution.csv)."),
 ) -> None:
     """What if: score the same data under another ruleset; show every agent whose grade or rank changes."""
-    from engine import usecases
+    from merit import usecases
 
     m = _m()
     with m.user_errors():
@@ -277,8 +278,8 @@ def export_cmd(
     run_id: Optional[int] = typer.Option(None, "--run", help="Export this recorded run instead of the current out/."),
 ) -> None:
     """Export the scores for HR systems: an Excel workbook, one sheet per team plus a summary."""
-    from engine import usecases
-    from engine.errors import MeritError
+    from merit import usecases
+    from merit.core.errors import MeritError
 
     m = _m()
     with m.user_errors():

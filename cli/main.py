@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine import __version__
-from engine.errors import MeritError
-from engine.usecases import Terminated
+from merit import __version__
+from merit.core.errors import MeritError
+from merit.usecases import Terminated
 
 app = typer.Typer(
     name="merit",
@@ -106,7 +106,7 @@ def demo(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
 ) -> None:
     """Write a realistic synthetic workspace, run its cycle and say where the results are."""
-    from engine import usecases
+    from merit import usecases
 
     with user_errors():
         with progress_bar() as bar:
@@ -141,7 +141,7 @@ def run(
     by: Optional[str] = typer.Option(None, "--by", help="Who runs it, for the history (default: $MERIT_USER, $USER or the login name)."),
 ) -> None:
     """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
-    from engine import usecases
+    from merit import usecases
 
     with user_errors():
         with progress_bar() as bar:
@@ -157,7 +157,7 @@ def render(
     workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
 ) -> None:
     """Render the scorecard PDFs into out/pdf (replaced atomically; the other outputs are untouched)."""
-    from engine import usecases
+    from merit import usecases
 
     only = agent or team
     with user_errors():
@@ -171,8 +171,8 @@ def render(
 @app.command()
 def check(workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml).")) -> None:
     """Validate cycle.yaml, the ruleset and every input table without writing anything."""
-    from engine.cohorts import check_lookup_keys
-    from engine.pipeline import prepare
+    from merit.core.cohorts import check_lookup_keys
+    from merit.core.pipeline import prepare
 
     with user_errors():
         with progress_bar() as bar:
@@ -201,7 +201,7 @@ def explain(
     limit: int = typer.Option(50, help="Show at most this many records (the CSV has all)."),
 ) -> None:
     """Show the records behind one agent's number: which counted, which were excluded, and why."""
-    from engine.explain import explain_metric
+    from merit.cycles.explain import explain_metric
 
     with user_errors():
         with progress_bar() as bar:
@@ -219,7 +219,7 @@ def explain(
         if len(report.records) > limit:
             out.print(f"... {len(report.records) - limit} more (use --csv to get them all)")
     if csv_out is not None and report.records is not None:
-        from engine.xlsx import csv_safe_frame  # no live formulas: '=... (numbers stay numbers)
+        from merit.core.xlsx import csv_safe_frame  # no live formulas: '=... (numbers stay numbers)
 
         csv_safe_frame(report.records).to_csv(csv_out, index=False, lineterminator="\n")
         out.print(f"records written to {csv_out}")
@@ -228,7 +228,7 @@ def explain(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of rulesets (for editors that validate YAML)."""
-    from engine.ruleset import Ruleset
+    from merit.core.ruleset import Ruleset
 
     doc = Ruleset.model_json_schema()
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -236,11 +236,11 @@ def schema() -> None:
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 
 
-from cli.panel import panel_app  # noqa: E402  (merit panel …)
+from merit.cli.panel import panel_app  # noqa: E402  (merit panel …)
 
 app.add_typer(panel_app, name="panel")
 
-from cli.cycle import register as _register_cycle  # noqa: E402  (history, publish, adjust, diff, export …)
+from merit.cli.cycle import register as _register_cycle  # noqa: E402  (history, publish, adjust, diff, export …)
 
 _register_cycle(app)
 

@@ -1,7 +1,7 @@
 """`merit panel …`: the expert panel's grading workflow (assign, collect, status, report).
 
 Wired into the main application with ``app.add_typer(panel_app, name="panel")``.
-The helpers of cli.main (error handling, consoles, progress) are imported when
+The helpers of merit.cli.main (error handling, consoles, progress) are imported when
 a command runs, so this module can be imported on its own.
 """
 
@@ -25,7 +25,7 @@ WS_ARG = typer.Argument(..., help="The workspace folder (with cycle.yaml and pan
 
 
 def _main():
-    from cli import main
+    from merit.cli import main
 
     return main
 
@@ -33,7 +33,7 @@ def _main():
 @panel_app.command()
 def assign(workspace: Path = WS_ARG) -> None:
     """Give each item of the cycle that needs grading to per_item panelists and write their sheets."""
-    from engine import usecases
+    from merit import usecases
 
     m = _main()
     with m.user_errors():
@@ -70,7 +70,7 @@ def collect(
                                                         "time zone (default: now)."),
 ) -> None:
     """Merge returned sheets into data/grades.csv (all or nothing); regrades go to the audit trail."""
-    from engine import usecases
+    from merit import usecases
 
     m = _main()
     when = _parse_at(at)
@@ -89,7 +89,7 @@ def status(workspace: Path = WS_ARG) -> None:
     """Progress per panelist and per item, and what is missing before the cycle can be run."""
     from rich.table import Table
 
-    from engine.panel_report import status as run_status
+    from merit.panel.report import status as run_status
 
     m = _main()
     with m.user_errors():
@@ -123,7 +123,7 @@ def report(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also render report.pdf."),
 ) -> None:
     """Final grades, items to calibrate, agreement (Krippendorff's alpha) and panelist severity: CSV and PDF."""
-    from engine import usecases
+    from merit import usecases
 
     m = _main()
     with m.user_errors():

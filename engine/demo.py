@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import MeritError
+from merit.core.errors import MeritError
 
 __all__ = ["generate_workspace", "TABLE_COLUMNS", "default_ticket_count"]
 

@@ -4,12 +4,12 @@
 ``export``, ``diff`` (its CSVs), ``panel assign``, ``panel collect``,
 ``panel report`` and ``demo`` each call one
 function of this module, and nothing else in merit calls
-:func:`engine.lock.workspace_lock` (tests/test_writers.py checks it).  Each
+:func:`merit.core.lock.workspace_lock` (tests/test_writers.py checks it).  Each
 function, through :func:`_writing`:
 
 1. checks that every folder the command writes is writable (a read-only
    workspace, ``out/`` or ``.merit/`` is a clear error before any work);
-2. takes the workspace lock (waiting for another writer, see engine.lock);
+2. takes the workspace lock (waiting for another writer, see merit.core.lock);
 3. tidies what a killed writer left (staging folders, a half-swapped ``out/``);
 4. turns SIGTERM into :class:`Terminated`, so that the clean-ups on the way
    out run (render workers stopped, staging removed, transactions rolled back,
@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import WorkspaceError
-from .lock import NOT_ALLOWED, recover_outputs, require_writable, state_dir, workspace_lock
+from merit.core.errors import WorkspaceError
+from merit.core.lock import NOT_ALLOWED, recover_outputs, require_writable, state_dir, workspace_lock
 
 Progress = Callable[..., None]
 OnWait = Callable[[str], None]
@@ -96,7 +96,7 @@ def _permission_errors():
 
 
 def _root(workspace: Path | str) -> Path:
-    from .workspace import open_workspace
+    from merit.core.workspace import open_workspace
 
     return open_workspace(workspace).root
 
@@ -105,12 +105,12 @@ def _root(workspace: Path | str) -> Path:
 def run(workspace: Path | str, *, pdf: bool = True, ruleset: str | None = None, by: str | None = None,
         progress: Progress | None = None, on_wait: OnWait | None = None):
     """``merit run``: evaluate the cycle, write ``out/`` (and the PDFs), record the run."""
-    from .pipeline import run_cycle
+    from merit.core.pipeline import run_cycle
 
     root = _root(workspace)
     render = None
     if pdf:
-        from .render import render_all
+        from merit.render.pdf import render_all
 
         render = functools.partial(render_all, progress=progress)
     with _writing(root, writes=[root], replaces=[root / "out"], on_wait=on_wait):
@@ -120,8 +120,8 @@ def run(workspace: Path | str, *, pdf: bool = True, ruleset: str | None = None, 
 def demo(directory: Path | str, *, agents: int = 48, tickets: int | None = None, seed: int = 7,
          pdf: bool = True, progress: Progress | None = None, on_wait: OnWait | None = None):
     """``merit demo``: write the synthetic workspace's data, then run its cycle (both under the lock)."""
-    from .demo import generate_workspace
-    from .pipeline import run_cycle
+    from merit.demo import generate_workspace
+    from merit.core.pipeline import run_cycle
 
     progress = progress or (lambda step, fraction=None: None)
     root = Path(directory).resolve()
@@ -129,7 +129,7 @@ def demo(directory: Path | str, *, agents: int = 48, tickets: int | None = None,
     root.mkdir(parents=True, exist_ok=True)
     render = None
     if pdf:
-        from .render import render_all
+        from merit.render.pdf import render_all
 
         render = functools.partial(render_all, progress=progress)
     with _writing(root, writes=[root, root / "data"], replaces=[root / "out"], on_wait=on_wait):
@@ -142,7 +142,7 @@ def render(workspace: Path | str, *, agents: list[str] | None = None, teams: lis
            workers: int | None = None, progress: Progress | None = None,
            on_wait: OnWait | None = None) -> list[Path]:
     """``merit render``: the scorecard PDFs again, replacing ``out/pdf`` atomically."""
-    from .render import render_workspace
+    from merit.render.pdf import render_workspace
 
     root = _root(workspace)
     with _writing(root, replaces=[root / "out"], on_wait=on_wait):
@@ -152,7 +152,7 @@ def render(workspace: Path | str, *, agents: list[str] | None = None, teams: lis
 def restore(workspace: Path | str, run_id: int, *, by: str | None = None,
             on_wait: OnWait | None = None) -> tuple[dict, Path]:
     """``merit restore``: a recorded run's outputs back into ``out/``. Returns (run, out folder)."""
-    from . import history
+    from merit.cycles import history
 
     root = _root(workspace)
     with _writing(root, writes=[root], replaces=[root / "out"], on_wait=on_wait):
@@ -163,7 +163,7 @@ def restore(workspace: Path | str, run_id: int, *, by: str | None = None,
 def publish(workspace: Path | str, *, by: str | None = None, run_id: int | None = None,
             on_wait: OnWait | None = None) -> tuple[dict, bool]:
     """``merit publish``: freeze a run. Returns (run, newly published)."""
-    from . import history
+    from merit.cycles import history
 
     root = _root(workspace)
     with _writing(root, on_wait=on_wait):
@@ -172,8 +172,9 @@ def publish(workspace: Path | str, *, by: str | None = None, run_id: int | None 
 
 def adjust(workspace: Path | str, *, table: str, keys: tuple[str, ...], changes: list[tuple[str, str]],
            reason: str, by: str | None = None, on_wait: OnWait | None = None) -> list:
-    """``merit adjust``: record adjustments of one record (engine.adjustments.Adjustment each)."""
-    from . import adjustments, history
+    """``merit adjust``: record adjustments of one record (merit.cycles.adjustments.Adjustment each)."""
+    from merit.cycles import adjustments
+    from merit.cycles import history
 
     root = _root(workspace)
     with _writing(root, on_wait=on_wait):
@@ -183,8 +184,9 @@ def adjust(workspace: Path | str, *, table: str, keys: tuple[str, ...], changes:
 
 def revoke(workspace: Path | str, adj_id: int, *, reason: str, by: str | None = None,
            on_wait: OnWait | None = None):
-    """``merit revoke``: revoke an active adjustment (engine.adjustments.Adjustment)."""
-    from . import adjustments, history
+    """``merit revoke``: revoke an active adjustment (merit.cycles.adjustments.Adjustment)."""
+    from merit.cycles import adjustments
+    from merit.cycles import history
 
     root = _root(workspace)
     with _writing(root, on_wait=on_wait):
@@ -194,7 +196,7 @@ def revoke(workspace: Path | str, adj_id: int, *, reason: str, by: str | None = 
 def export(workspace: Path | str, *, out: Path | None = None, run_id: int | None = None,
            on_wait: OnWait | None = None) -> Path:
     """``merit export``: the HR workbook (read under the lock, so never from a half-swapped ``out/``)."""
-    from .export import export_xlsx
+    from merit.cycles.export import export_xlsx
 
     root = _root(workspace)
     target = Path(out).resolve().parent if out is not None else root / "exports"
@@ -205,8 +207,8 @@ def export(workspace: Path | str, *, out: Path | None = None, run_id: int | None
 def diff(workspace: Path | str, ruleset: str, *, csv_out: Path | None = None,
          progress: Progress | None = None, on_wait: OnWait | None = None):
     """``merit diff``: the cycle under another ruleset; writes the changed agents and the distribution
-    as CSV. Returns (engine.whatif.WhatIf, written paths)."""
-    from .whatif import what_if, write_csvs
+    as CSV. Returns (merit.cycles.whatif.WhatIf, written paths)."""
+    from merit.cycles.whatif import what_if, write_csvs
 
     root = _root(workspace)
     target = Path(csv_out).resolve().parent if csv_out is not None else root / "whatif"
@@ -217,15 +219,15 @@ def diff(workspace: Path | str, ruleset: str, *, csv_out: Path | None = None,
 
 # ------------------------------------------------------------------ the expert panel
 def _panel(root: Path):
-    from .panel import load_panel
-    from .workspace import open_workspace
+    from merit.panel.assignment import load_panel
+    from merit.core.workspace import open_workspace
 
     return load_panel(open_workspace(root))
 
 
 def panel_assign(workspace: Path | str, *, progress: Progress | None = None, on_wait: OnWait | None = None):
-    """``merit panel assign``: new assignments and every assigned panelist's sheets (engine.panel.AssignResult)."""
-    from .panel import assign
+    """``merit panel assign``: new assignments and every assigned panelist's sheets (merit.panel.assignment.AssignResult)."""
+    from merit.panel.assignment import assign
 
     root = _root(workspace)
     panel = _panel(root)
@@ -236,9 +238,9 @@ def panel_assign(workspace: Path | str, *, progress: Progress | None = None, on_
 def panel_collect(workspace: Path | str, sheets: list[Path] | None = None, *, at: dt.datetime | None = None,
                   progress: Progress | None = None, on_wait: OnWait | None = None):
     """``merit panel collect``: merge returned sheets into grades.csv and the audit trail, all or nothing
-    (engine.panel_collect.CollectResult).  Under the lock, so concurrent collects keep every grade."""
-    from .panel_collect import collect
-    from .workspace import open_workspace
+    (merit.panel.collect.CollectResult).  Under the lock, so concurrent collects keep every grade."""
+    from merit.panel.collect import collect
+    from merit.core.workspace import open_workspace
 
     ws = open_workspace(workspace)
     with _writing(ws.root, writes=[_panel(ws.root).folder, ws.data_dir], on_wait=on_wait):
@@ -248,8 +250,8 @@ def panel_collect(workspace: Path | str, sheets: list[Path] | None = None, *, at
 def panel_report(workspace: Path | str, *, pdf: bool = True, progress: Progress | None = None,
                  on_wait: OnWait | None = None):
     """``merit panel report``: report.csv, panelists.csv, agreement.csv (and report.pdf) in the panel
-    folder (engine.panel_report.Report)."""
-    from .panel_report import report
+    folder (merit.panel.report.Report)."""
+    from merit.panel.report import report
 
     root = _root(workspace)
     with _writing(root, writes=[_panel(root).folder], on_wait=on_wait):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from merit.cli.main import app
 from tests.conftest import assert_user_error, run_merit
 
 runner = CliRunner()

@@ -348,7 +348,7 @@ def test_export_xlsx(service_ws):
 
 # ------------------------------------------------------------------ safety: the lock
 def test_second_process_fails_clearly_while_the_lock_is_held(service_ws):
-    from engine.lock import workspace_lock
+    from merit.core.lock import workspace_lock
 
     env = {**os.environ, "MERIT_LOCK_TIMEOUT": "1"}
     with workspace_lock(service_ws):
@@ -367,7 +367,7 @@ def test_second_process_fails_clearly_while_the_lock_is_held(service_ws):
 
 
 def test_second_process_waits_for_the_lock(service_ws):
-    from engine.lock import workspace_lock
+    from merit.core.lock import workspace_lock
 
     held, release = threading.Event(), threading.Event()
 
@@ -391,7 +391,7 @@ def test_second_process_waits_for_the_lock(service_ws):
 
 # ------------------------------------------------------------------ safety: a killed run
 def test_killed_run_leaves_outputs_and_history_intact(tmp_path):
-    from engine.demo import generate_workspace
+    from merit.demo import generate_workspace
 
     ws = generate_workspace(tmp_path / "big", agents=200, tickets=300_000, fmt="parquet")
     ok(run_merit("run", ws, "--no-pdf", "--by", "first"))

@@ -10,8 +10,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from engine.demo import TABLE_COLUMNS, default_ticket_count, generate_workspace
-from engine.errors import MeritError
+from merit.demo import TABLE_COLUMNS, default_ticket_count, generate_workspace
+from merit.core.errors import MeritError
 
 # The input contract of SPEC.md, restated independently of engine/demo.py.
 CONTRACT = {
@@ -73,7 +73,7 @@ def test_every_table_with_exactly_the_contract_columns(ws):
 
 
 def test_cycle_yaml(ws):
-    from engine.workspace import open_workspace
+    from merit.core.workspace import open_workspace
 
     cfg = open_workspace(ws).config
     assert cfg.name == "2026-Q3"
@@ -276,8 +276,8 @@ def test_tiny_and_empty_workspaces(tmp_path):
 
 
 def test_loads_through_the_engine(tmp_path):
-    tables = pytest.importorskip("engine.tables")
-    from engine.workspace import open_workspace
+    tables = pytest.importorskip("merit.core.tables")
+    from merit.core.workspace import open_workspace
 
     for fmt in ("csv", "parquet"):
         root = generate_workspace(tmp_path / fmt, agents=16, tickets=3000, fmt=fmt)

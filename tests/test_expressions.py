@@ -11,8 +11,8 @@ import math
 import ibis
 import pytest
 
-from engine.errors import ExpressionError, Origin
-from engine.expressions import ColumnContext, Expr, as_filter, parse, to_local
+from merit.core.errors import ExpressionError, Origin
+from merit.core.expressions import ColumnContext, Expr, as_filter, parse, to_local
 
 # ---------------------------------------------------------------------------
 # Fixtures
@@ -476,7 +476,7 @@ def test_no_other_exception_types_escape(con, tickets):
 def test_evaluator_is_simpleeval():
     import simpleeval
 
-    from engine.expressions import _ColumnEval, _ScalarEval
+    from merit.core.expressions import _ColumnEval, _ScalarEval
 
     assert issubclass(_ScalarEval, simpleeval.SimpleEval)
     assert issubclass(_ColumnEval, simpleeval.SimpleEval)

@@ -191,7 +191,7 @@ def test_new_hire_with_too_little_data_is_not_rated(fair_ws):
 
 
 def test_unrated_agents_do_not_count_in_others_ranks_or_forced_distribution(fair_ws):
-    from engine.pipeline import run_cycle
+    from merit.core.pipeline import run_cycle
 
     (fair_ws / "forced.yaml").write_text(
         "name: forced\nextends: default\nscoring:\n  forced_distribution: {A: 0.5, B: 0.5}\n", encoding="utf-8")
@@ -263,7 +263,7 @@ scoring:
 
 
 def _two_kpi_ruleset(ws: Path, share: str) -> str:
-    from engine.ruleset import load_ruleset
+    from merit.core.ruleset import load_ruleset
 
     others = [k for k in load_ruleset("default").ruleset.scoring.kpis if k not in ("fdr", "knowledge_points")]
     (ws / "two.yaml").write_text(TWO_KPIS.format(share=share, removed="\n".join(f"    {k}: null" for k in others)),
@@ -367,7 +367,7 @@ def significant_digits(text: str) -> int:
 def test_wilson_bounds_of_0_and_1_are_exact():
     import numpy as np
 
-    from engine.intervals import wilson_interval
+    from merit.core.intervals import wilson_interval
 
     n = np.arange(1, 200)
     low, high = wilson_interval(np.zeros(199), n)
@@ -383,7 +383,7 @@ def test_wilson_bounds_of_0_and_1_are_exact():
 def test_number_texts_never_have_more_than_12_significant_digits():
     import numpy as np
 
-    from engine.outputs import fmt_numbers, round_float, round_sig
+    from merit.core.outputs import fmt_numbers, round_float, round_sig
 
     rng = np.random.default_rng(10)
     values = rng.random(20000) * 10.0 ** rng.integers(-40, 40, 20000) * rng.choice([-1, 1], 20000)
@@ -558,7 +558,7 @@ def _write_child(tmp_path: Path, body: str) -> Path:
 
 
 def test_keyed_blocks_merge_by_key_and_null_removes_a_key(tmp_path):
-    from engine.ruleset import load_ruleset
+    from merit.core.ruleset import load_ruleset
 
     path = _write_child(tmp_path, """\
 params:
@@ -588,9 +588,9 @@ scoring:
 
 
 def test_error_in_the_base_caused_by_the_child_names_the_child(tmp_path):
-    from engine.compile import compile_ruleset
-    from engine.errors import MeritError
-    from engine.ruleset import load_ruleset
+    from merit.core.compile import compile_ruleset
+    from merit.core.errors import MeritError
+    from merit.core.ruleset import load_ruleset
 
     # removing the customer dimension breaks the default's customer lists
     path = _write_child(tmp_path, "tables:\n  tickets:\n    dimensions: {customer: null}\n")
@@ -616,7 +616,7 @@ def test_error_in_the_base_caused_by_the_child_names_the_child(tmp_path):
 
 def test_an_empty_mapping_clears_the_base_mapping(tmp_path):
     # small_team.yaml's idiom: `by_level: {}` is one bar for everyone, `level_coefficients: {}` no levels
-    from engine.ruleset import load_ruleset
+    from merit.core.ruleset import load_ruleset
 
     path = _write_child(tmp_path, """\
 params:

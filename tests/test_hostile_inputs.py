@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from engine.errors import DataError, MeritError, ProblemList
-from engine.tables import MAX_CSV_RECORD_BYTES, load_tables
-from engine.workspace import open_workspace
-from engine.yamlpos import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from merit.cli.main import app
+from merit.core.errors import DataError, MeritError, ProblemList
+from merit.core.tables import MAX_CSV_RECORD_BYTES, load_tables
+from merit.core.workspace import open_workspace
+from merit.core.yamlpos import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from tests.conftest import MERIT, assert_user_error, run_merit
 
 runner = CliRunner()
@@ -180,7 +180,7 @@ def test_absurd_nesting_is_refused(service_ws, opening, closing):
 
 
 def test_block_nesting_at_the_bound_is_read_beyond_it_refused(tmp_path):
-    from engine.yamlpos import load_yaml
+    from merit.core.yamlpos import load_yaml
 
     def nested(levels: int) -> str:  # a mapping in a mapping ..., *levels* deep with its value
         return "".join("  " * k + f"k{k}:\n" for k in range(levels - 1)) + "  " * (levels - 1) + "k: 1\n"

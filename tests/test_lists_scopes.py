@@ -1,7 +1,7 @@
 """Lists at every scope, from the hand-made service fixture (tests/fixtures/service_ws).
 
 The lists are grouped once at the finest scope asked and rolled up to the
-wider ones (engine.aggregate.TableAggregates.listed); a quantile does not roll
+wider ones (merit.core.aggregate.TableAggregates.listed); a quantile does not roll
 up and is grouped from the records.  Expected values are worked out by hand
 from the fixture's tickets (period 2026-07-01 .. 2026-08-31, Asia/Shanghai):
 

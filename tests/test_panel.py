@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.agreement import (count_matrix, item_summary, krippendorff_alpha_ordinal, median_low,
+from merit.panel.agreement import (count_matrix, item_summary, krippendorff_alpha_ordinal, median_low,
                               ordinal_delta2, coincidence_matrix, panelist_stats)
-from engine.panel import load_panel_data, plan_assignment
-from engine.panel_sheets import row_check
+from merit.panel.assignment import load_panel_data, plan_assignment
+from merit.panel.sheets import row_check
 
 from .conftest import FIXTURES, assert_user_error, run_merit
 
@@ -501,7 +501,7 @@ def test_status(tmp_path):
     # K05 has no grade: three panelists are pending; K04 has E1, E2 and waits for one more
     assert "K05 (case) 证书过期导致的中断: 3 more grades needed; waiting for" in out
     assert "K04 (faq) 鉴权失败常见问题: 1 more grade needed; waiting for" in out
-    from engine.panel_report import status
+    from merit.panel.report import status
 
     st = status(ws)
     row = st.items.set_index("item_id").loc["K10"]
@@ -557,8 +557,8 @@ def test_report_values(tmp_path):
     agreement = {r["scope"]: r for r in read_csv(ws / "panel" / "agreement.csv")}
     # 6 items with >= 2 grades, 2+... = 3+3+4+2+2+5 = 19 pairable grades
     assert (agreement["all"]["items"], agreement["all"]["grades"]) == ("6", "19")
-    from engine.agreement import panel_alpha
-    from engine.panel_report import num
+    from merit.panel.agreement import panel_alpha
+    from merit.panel.report import num
 
     grades = pd.read_csv(ws / "data" / "grades.csv", dtype=str)
     cycle = grades[grades["item_id"] != "K07"]
@@ -585,7 +585,7 @@ def test_report_blind_hides_authors(tmp_path):
 
 
 def test_item_verdicts_for_scorecards(tmp_path):
-    from engine.panel_report import workspace_item_verdicts
+    from merit.panel.report import workspace_item_verdicts
 
     ws = make_ws(tmp_path, PANEL)
     v = workspace_item_verdicts(ws).set_index("item_id")
@@ -637,8 +637,8 @@ def test_knowledge_flagged_metric():
     """Default ruleset: items whose grades spread over 2 steps or more, credit-split.
     In the period: K01 (A1), K02 (A1; A3), K03 (A2; A4; B1), K10 (A3) are flagged.
     A1 = 1 + 1/2 = 1.5; A3 = 1/2 + 1 = 1.5; B1 = 1/3; org = 4."""
-    from engine.evaluate import evaluate
-    from engine.pipeline import prepare
+    from merit.core.evaluate import evaluate
+    from merit.core.pipeline import prepare
 
     prep = prepare(FIXTURES / "full_ws")
     ev = evaluate(prep.plan, prep.tables, prep.ws)

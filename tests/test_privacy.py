@@ -346,7 +346,7 @@ def test_tiles_and_histogram_use_the_organisation_for_small_teams(small_teams):
 
 # ---------------------------------------------------------------- the mask itself
 def test_colleague_mask_word_boundaries_and_prefixes():
-    from engine.render_context import ColleagueMask
+    from merit.render.context import ColleagueMask
 
     mask = ColleagueMask(pd.DataFrame({"agent_id": ["A1", "A10", "L1", "L2", "W1", "W2", "E1"],
                                        "name": ["Li Na", "Al", "陆晶", "陆晶晶", "王芳", "王芳", "Ann"]}))
@@ -365,9 +365,9 @@ def test_colleague_mask_word_boundaries_and_prefixes():
 
 # ---------------------------------------------------------------- not rated
 def evaluated(ws: Path):
-    from engine.evaluate import evaluate
-    from engine.pipeline import prepare
-    from engine.scoring import score
+    from merit.core.evaluate import evaluate
+    from merit.core.pipeline import prepare
+    from merit.core.scoring import score
 
     prep = prepare(ws)
     evaluation = evaluate(prep.plan, prep.tables, prep.ws)
@@ -377,7 +377,7 @@ def evaluated(ws: Path):
 def test_not_rated_agent_shows_figures_without_total(tmp_path):
     """service_ws: A1 has 5 tickets, below every service KPI's minimum sample, and no
     knowledge, requirements, innovation or influence table: 0 % of the weight has enough data."""
-    from engine.render import render_into
+    from merit.render.pdf import render_into
 
     ws = tmp_path / "ws"
     shutil.copytree(FIXTURES / "service_ws", ws, ignore=shutil.ignore_patterns("out", ".out*", ".merit"))
@@ -397,9 +397,9 @@ def test_not_rated_agent_shows_figures_without_total(tmp_path):
 
 
 def test_rated_false_hides_a_total_everywhere(small_teams, tmp_path):
-    """An agent engine.scoring marks as not rated shows no total even if one was computed,
+    """An agent merit.core.scoring marks as not rated shows no total even if one was computed,
     and does not count among the rated agents of the team (team big: 4 left, too few)."""
-    from engine.render import render_into
+    from merit.render.pdf import render_into
 
     prep, evaluation, scores = evaluated(small_teams["ws"])
     table = scores.table

@@ -34,9 +34,9 @@ def copy_fixture(tmp: Path, name: str = "ws") -> Path:
 
 
 def evaluated(ws: Path):
-    from engine.evaluate import evaluate
-    from engine.pipeline import prepare
-    from engine.scoring import score
+    from merit.core.evaluate import evaluate
+    from merit.core.pipeline import prepare
+    from merit.core.scoring import score
 
     prep = prepare(ws)
     evaluation = evaluate(prep.plan, prep.tables, prep.ws)
@@ -159,7 +159,7 @@ def test_hostile_values_are_text(tmp_path):
 
 
 def test_fetcher_serves_only_bundled_assets():
-    from engine.render import AssetFetcher, assets_dir, html_to_pdf
+    from merit.render.pdf import AssetFetcher, assets_dir, html_to_pdf
 
     fetcher = AssetFetcher()
     logo = assets_dir().resolve() / "logo.svg"
@@ -171,7 +171,7 @@ def test_fetcher_serves_only_bundled_assets():
         with pytest.raises(PermissionError):
             fetcher.fetch(url)
     # Through WeasyPrint: the document still renders, the fetcher refused the URLs.
-    from engine import render
+    from merit.render import pdf as render
 
     html_to_pdf("<p>x</p>")  # initialises the worker state
     render._STATE["fetcher"].refused.clear()
@@ -185,7 +185,7 @@ def test_fetcher_serves_only_bundled_assets():
 
 
 def test_autoescape_is_on():
-    from engine.render import make_environment
+    from merit.render.pdf import make_environment
 
     env = make_environment()
     html = env.get_template("agent.html").environment.from_string("{{ x }}").render(x="<b>{{ 1 }}</b>")
@@ -202,7 +202,7 @@ def test_same_inputs_same_bytes(run_ws, tmp_path):
 
 
 def test_unchanged_pdfs_are_not_rendered_again(tmp_path, monkeypatch):
-    from engine import render
+    from merit.render import pdf as render
 
     ws = copy_fixture(tmp_path)
     calls: list[str] = []
@@ -242,8 +242,8 @@ def test_render_command_one_agent(run_ws):
 
 # ---------------------------------------------------------------- privacy
 def test_agent_pdf_names_no_other_agent(tmp_path):
-    from engine.demo import generate_workspace
-    from engine.render import render_into
+    from merit.demo import generate_workspace
+    from merit.render.pdf import render_into
 
     ws = tmp_path / "demo"
     generate_workspace(ws, agents=8, seed=11)
@@ -271,7 +271,7 @@ def test_trend_against_previous_cycle(run_ws, tmp_path):
     # Drop T02 (A1's late, reopened ticket): A1's FDR goes from 2/5 to 2/4.
     (ws / "data" / "tickets.csv").write_text("\n".join(t for t in tickets if not t.startswith("T02,")) + "\n",
                                             encoding="utf-8")
-    from engine.render import render_into
+    from merit.render.pdf import render_into
 
     prep, evaluation, scores = evaluated(ws)
     render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1"], teams=["alpha"], workers=1,
@@ -289,7 +289,7 @@ def test_trend_against_previous_cycle(run_ws, tmp_path):
 
 # ---------------------------------------------------------------- adjustments and calibration
 def test_adjustments_on_the_agents_own_scorecard_only(tmp_path):
-    from engine.render import render_into
+    from merit.render.pdf import render_into
 
     ws = copy_fixture(tmp_path)
     for args in (("--ticket", "T02", "--set", "bad_review_cause=product", "--reason", "crash was a product bug"),
@@ -309,7 +309,7 @@ def test_adjustments_on_the_agents_own_scorecard_only(tmp_path):
 
 
 def test_flagged_knowledge_item_is_marked(tmp_path):
-    from engine.render import render_into
+    from merit.render.pdf import render_into
 
     ws = tmp_path / "full"
     shutil.copytree(FIXTURE.parent / "full_ws", ws, ignore=shutil.ignore_patterns("out", ".out*"))

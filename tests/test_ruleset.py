@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from engine.compile import compile_ruleset
-from engine.errors import MeritError, ProblemList
-from engine.ruleset import load_ruleset
+from merit.core.compile import compile_ruleset
+from merit.core.errors import MeritError, ProblemList
+from merit.core.ruleset import load_ruleset
 from tests.conftest import assert_user_error, run_merit
 
 BUSINESS = ["tickets", "fdr", "fcr", "rating_rate", "good_rate", "bad_rate", "bad_rate_service",

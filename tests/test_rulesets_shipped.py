@@ -12,8 +12,8 @@ from fractions import Fraction as F
 
 import pytest
 
-from engine.compile import compile_ruleset
-from engine.ruleset import load_ruleset, shipped_rulesets
+from merit.core.compile import compile_ruleset
+from merit.core.ruleset import load_ruleset, shipped_rulesets
 from tests.conftest import run_merit
 
 

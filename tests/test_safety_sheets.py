@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from merit.cli.main import app
 
 from .conftest import FIXTURES
 
@@ -227,7 +227,7 @@ GRADING_PART = "xl/worksheets/sheet1.xml"  # the Grading sheet: the first of the
     ("", ""),
 ])
 def test_csv_rule_and_round_trip(value, in_csv):
-    from engine.xlsx import csv_safe, restore_text, xlsx_text
+    from merit.core.xlsx import csv_safe, restore_text, xlsx_text
 
     assert csv_safe([value, None]).to_pylist() == [in_csv, None]
     assert restore_text(in_csv) == value  # reading back loses nothing
@@ -235,9 +235,9 @@ def test_csv_rule_and_round_trip(value, in_csv):
 
 
 def test_write_csv_numbers_stay_numbers(tmp_path):
-    """engine.outputs.write_csv (scores.csv, metrics.csv, lists.csv, the diff CSVs): text
+    """merit.core.outputs.write_csv (scores.csv, metrics.csv, lists.csv, the diff CSVs): text
     neutralised, number columns and number texts (fmt_numbers) untouched."""
-    from engine.outputs import fmt_numbers, write_csv
+    from merit.core.outputs import fmt_numbers, write_csv
 
     df = pd.DataFrame({
         "name": [EVIL_LINK, "-5", "@x", "plain", "\t-1"],
@@ -256,9 +256,9 @@ def test_write_csv_numbers_stay_numbers(tmp_path):
 
 
 def test_csv_text_neutralises_every_field():
-    """engine.panel.csv_text (grades.csv, audit.csv, assignments.csv, report.csv, panelists.csv,
+    """merit.panel.assignment.csv_text (grades.csv, audit.csv, assignments.csv, report.csv, panelists.csv,
     agreement.csv)."""
-    from engine.panel import csv_text
+    from merit.panel.assignment import csv_text
 
     assert csv_text(["item_id", "comment", "n", "severity"],
                      [["-K04", COMMENT, 3, "-0.5"], ["K01", "fine, thanks", None, -1.25]]) == (
@@ -306,8 +306,8 @@ def test_run_export_and_explain_carry_no_formula(tmp_path):
 
 
 def test_diff_csv_carries_no_formula(tmp_path):
-    """merit diff's CSVs (engine.whatif.write_csvs): a name is neutralised, changes stay numbers."""
-    from engine.whatif import CHANGE_COLUMNS, WhatIf, write_csvs
+    """merit diff's CSVs (merit.cycles.whatif.write_csvs): a name is neutralised, changes stay numbers."""
+    from merit.cycles.whatif import CHANGE_COLUMNS, WhatIf, write_csvs
 
     changes = pd.DataFrame([["A1", EVIL_LINK, EVIL_DDE, "P4", 70.5, 68.25, -2.25, "B", "C", 3.0, 5.0, -2.0]],
                            columns=CHANGE_COLUMNS)
@@ -324,7 +324,7 @@ def test_diff_csv_carries_no_formula(tmp_path):
 def test_panel_sheets_store_titles_as_text_and_comments_round_trip(tmp_path):
     """assign -> collect -> grades.csv -> assign: a comment that is a formula comes back as the
     same text every time, never as a live formula; titles and ids beginning with =, @, - too."""
-    from engine.panel import load_panel_data
+    from merit.panel.assignment import load_panel_data
 
     ws = panel_ws(tmp_path)
     code, output = cli("panel", "assign", ws)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.ruleset import Band, Curve, load_ruleset
-from engine.scoring import _forced, _grades, apply_curve
+from merit.core.ruleset import Band, Curve, load_ruleset
+from merit.core.scoring import _forced, _grades, apply_curve
 from tests.conftest import run_merit
 
 
@@ -45,7 +45,7 @@ def test_bands_first_match_wins():
 
 
 def test_grades_from_bands():
-    from engine.ruleset import Scoring, GradeBand
+    from merit.core.ruleset import Scoring, GradeBand
     scoring = Scoring(grades=[GradeBand(grade="S", min=90), GradeBand(grade="A", min=80), GradeBand(grade="D", min=0)])
     got = _grades(np.array([95.0, 90.0, 89.99, 0.0, np.nan]), scoring)
     assert got.tolist() == ["S", "S", "A", "D", ""]

@@ -1,4 +1,4 @@
-"""engine.tables: typing, time zones, validation and line numbers.
+"""merit.core.tables: typing, time zones, validation and line numbers.
 
 Every expected value below is worked out by hand from the little files the
 tests write.
@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
-from engine.errors import DataError, MeritError, ProblemList
-from engine.tables import REQUIRED_TABLES, SCHEMAS, load_tables
-from engine.workspace import open_workspace
+from merit.core.errors import DataError, MeritError, ProblemList
+from merit.core.tables import REQUIRED_TABLES, SCHEMAS, load_tables
+from merit.core.workspace import open_workspace
 
 AGENTS = (
     "agent_id,name,team,level,role,hired_on,left_on\n"
@@ -549,7 +549,7 @@ def _typing_over(con, ctype: str, strings: list[str]):
     """Type cleaned *strings* (trimmed, not empty) as load_tables does; return {s: value as text}."""
     import pyarrow as pa
 
-    from engine.tables import Column, _LocalTime, _typing
+    from merit.core.tables import Column, _LocalTime, _typing
 
     strings = sorted({s.strip(" ") for s in strings} - {""})
     con.raw_sql("DROP TABLE IF EXISTS _strings")
@@ -569,7 +569,7 @@ def _reference(con, sql: str, strings: list[str]):
 def test_cheap_number_tests_agree_with_the_contract_regexes():
     import itertools
 
-    from engine.tables import _FLOAT_RE, _INT_RE, connect
+    from merit.core.tables import _FLOAT_RE, _INT_RE, connect
 
     con = connect("UTC")
     alphabet = "019.+-eE_xnif "
@@ -600,7 +600,7 @@ def _mutations(seed: str, alphabet: str) -> list[str]:
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai", "Europe/Berlin", "America/New_York"])
 def test_cheap_time_tests_agree_with_the_contract_regexes(tz):
-    from engine.tables import _DATE_RE, _TS_RE, connect
+    from merit.core.tables import _DATE_RE, _TS_RE, connect
 
     con = connect(tz)
     alphabet = "0129 -:T.Z+a/"
@@ -680,7 +680,7 @@ def test_values_the_casts_accept_but_the_contract_refuses(tmp_path):
 def test_colliding_key_hashes_are_not_duplicates(tmp_path, monkeypatch):
     import ibis
 
-    import engine.tables as tables_mod
+    import merit.core.tables as tables_mod
 
     # every key hashes alike: the exact count decides
     monkeypatch.setattr(tables_mod, "_hash",

@@ -136,7 +136,7 @@ def _files(folder: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def demo12(tmp_path_factory) -> Path:
-    from engine.demo import generate_workspace
+    from merit.demo import generate_workspace
 
     return generate_workspace(tmp_path_factory.mktemp("demo") / "ws", agents=12)
 

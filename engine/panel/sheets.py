@@ -15,7 +15,7 @@ determined forger; the assignment record (assignments.csv) is checked too.
 
 Text stays text: titles (written by agents) and comments are text cells in the
 XLSX and neutralised with a leading ' in the CSV twin when they begin with =, +,
--, @, tab or CR (engine.xlsx); reading a returned sheet removes that ' again.  A
+-, @, tab or CR (merit.core.xlsx); reading a returned sheet removes that ' again.  A
 returned workbook is checked against :func:`sheet_bounds` before openpyxl loads
 it, and is read with its formulas as formulas (a formula in a grade cell is
 refused by collect, never taken for the value it last computed).
@@ -39,8 +39,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataError, MeritError
-from .xlsx import XlsxBounds, check_xlsx_bounds, csv_safe, deterministic_xlsx, restore_text, xlsx_row
+from merit.core.errors import DataError, MeritError
+from merit.core.xlsx import XlsxBounds, check_xlsx_bounds, csv_safe, deterministic_xlsx, restore_text, xlsx_row
 
 COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "grade", "comment", "check"]
 REQUIRED = ["panelist", "item_id", "kind", "title", "grade", "check"]
@@ -177,7 +177,7 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
 
 def csv_bytes(rows: pd.DataFrame) -> bytes:
     """The CSV twin of a sheet; a text beginning with =, +, -, @, tab or CR gets a leading '
-    (engine.xlsx.csv_safe) so that a spreadsheet shows it as text, and collect removes it."""
+    (merit.core.xlsx.csv_safe) so that a spreadsheet shows it as text, and collect removes it."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")  # what Excel writes and expects
     w.writerow(csv_safe([str(c) for c in rows.columns]).to_pylist())
@@ -189,7 +189,7 @@ def csv_bytes(rows: pd.DataFrame) -> bytes:
 def write_sheets(data, assignments: pd.DataFrame) -> list[Path]:
     """Write every assigned panelist's sheet into the panel's ``sheets/`` folder, replaced as a
     whole (staged beside it, then renamed)."""
-    from .panel import cycle_timestamp
+    from merit.panel.assignment import cycle_timestamp
 
     panel = data.panel
     when = cycle_timestamp(data.ws)

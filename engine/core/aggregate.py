@@ -29,9 +29,9 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from .compile import CompiledMetric
-from .errors import DataError
-from .expressions import ColumnContext, Expr
+from merit.core.compile import CompiledMetric
+from merit.core.errors import DataError
+from merit.core.expressions import ColumnContext, Expr
 
 SCOPE_KEY = {"agent": "_agent", "team": "_team", "org": None}
 EXACT = dt.Decimal(38, 15)

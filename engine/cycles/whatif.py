@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compile import compile_ruleset
-from .evaluate import evaluate
-from .outputs import fmt_numbers, round_sig, write_csv
-from .ruleset import load_ruleset
-from .scoring import Scores, score
+from merit.core.compile import compile_ruleset
+from merit.core.evaluate import evaluate
+from merit.core.outputs import fmt_numbers, round_sig, write_csv
+from merit.core.ruleset import load_ruleset
+from merit.core.scoring import Scores, score
 
 CHANGE_COLUMNS = ["agent_id", "name", "team", "level", "total_before", "total_after", "total_change",
                   "grade_before", "grade_after", "rank_before", "rank_after", "rank_change"]
@@ -139,7 +139,7 @@ def compare(before: Scores, after: Scores) -> pd.DataFrame:
 
 
 def what_if(path: Path | str, other: str, *, base: str | None = None, progress=None) -> WhatIf:
-    from .pipeline import prepare
+    from merit.core.pipeline import prepare
 
     progress = progress or (lambda *a, **k: None)
     prep = prepare(path, ruleset=base, progress=progress)

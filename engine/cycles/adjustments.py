@@ -2,7 +2,7 @@
 
 An adjustment sets one correctable field of one record (a ticket, or one
 panelist's grade of a knowledge item) to a new value.  It is stored in the
-workspace's history database (:mod:`engine.history`) with its author, time,
+workspace's history database (:mod:`merit.cycles.history`) with its author, time,
 reason and the value it replaces; the source files are never edited.  Every
 later run applies the *active* adjustments right after the typed tables are
 loaded, so every metric, score, explanation and scorecard sees the corrected
@@ -29,10 +29,10 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
-from . import history
-from .errors import MeritError
-from .tables import EXPECTED, ORDERINGS, SCHEMAS, Tables, connect, load_tables
-from .workspace import Workspace, open_workspace
+from merit.cycles import history
+from merit.core.errors import MeritError
+from merit.core.tables import EXPECTED, ORDERINGS, SCHEMAS, Tables, connect, load_tables
+from merit.core.workspace import Workspace, open_workspace
 
 # The fields an appeal may correct.  Ids, created_at (it decides the cohort)
 # and customer_id are facts of record, not judgements.
@@ -46,7 +46,7 @@ KEYS: dict[str, tuple[str, ...]] = {"tickets": ("ticket_id",), "grades": ("item_
 
 
 # What a value must look like: the same rules as the input files (docs/data.md).
-from .tables import _DATE_RE, _FALSE, _FLOAT_RE, _INT_RE, _TRUE, _TS_RE  # noqa: E402
+from merit.core.tables import _DATE_RE, _FALSE, _FLOAT_RE, _INT_RE, _TRUE, _TS_RE  # noqa: E402
 
 _ARROW = {"string": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "timestamp": pa.timestamp("us"), "date": pa.date32()}
@@ -394,7 +394,7 @@ def revoke(root: Path | str, adj_id: int, *, reason: str, by: str) -> Adjustment
 # ------------------------------------------------------------------ applying
 def apply(tables: Tables, ws: Workspace, active: list[Adjustment]) -> list[AppliedAdjustment]:
     """Apply *active* adjustments to the loaded typed tables, in place; report what each touched."""
-    from .cohorts import period_bounds_utc
+    from merit.core.cohorts import period_bounds_utc
 
     applied: list[AppliedAdjustment] = []
     con = tables.con

@@ -17,9 +17,9 @@ a count per check, one query fetching the first offending records and one
 re-reading the file for their text, which the messages quote.  Nothing here
 loops over records in Python; per-problem work is bounded by ``limit``.
 
-Problems are :class:`~engine.errors.DataError` values that name the file, the
+Problems are :class:`~merit.core.errors.DataError` values that name the file, the
 line in that file and the field; all of them are raised together as a
-:class:`~engine.errors.ProblemList` carrying the true total.
+:class:`~merit.core.errors.ProblemList` carrying the true total.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 
-from .errors import DataError, MeritError, ProblemList
-from .workspace import Workspace
-from .xlsx import restore_sql
+from merit.core.errors import DataError, MeritError, ProblemList
+from merit.core.workspace import Workspace
+from merit.core.xlsx import restore_sql
 
 # --------------------------------------------------------------------------
 # The contract
@@ -1145,7 +1145,7 @@ def _create_typed(con, src: SourceFile, schema: TableSchema, source: _Source, lo
         sql, kind = source.values[col.name]
         pre, typed = _typing(col, s, kind, local)
         if schema.name in MERIT_WRITTEN and col.type == "string" and kind == "VARCHAR":
-            typed = restore_sql(typed)  # '=x, merit's neutralised text (engine.xlsx), reads back as =x
+            typed = restore_sql(typed)  # '=x, merit's neutralised text (merit.core.xlsx), reads back as =x
         l1.append(f"{sql} AS {s}")
         l2.append(s)
         l2 += [f"{expr} AS {s}{suffix}" for suffix, expr in pre.items()]

@@ -23,9 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .evaluate import Evaluation
-from .scoring import Scores
-from .xlsx import csv_safe
+from merit.core.evaluate import Evaluation
+from merit.core.scoring import Scores
+from merit.core.xlsx import csv_safe
 
 SIGNIFICANT = 12
 METRICS_COLUMNS = ["scope", "id", "breakdown", "metric", "value", "n", "low", "high", "note"]
@@ -292,7 +292,7 @@ _CSV_SPECIAL = r'[",\n\r]'
 
 def _csv_fields(values: pd.Series) -> pa.Array:
     """A column as CSV fields: empty for undefined, a text beginning with =, +, -, @, tab or CR
-    neutralised with a leading ' (engine.xlsx.csv_safe), quoted only where needed (as the csv
+    neutralised with a leading ' (merit.core.xlsx.csv_safe), quoted only where needed (as the csv
     module does); built in Arrow, without a Python loop over the rows of text columns."""
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
         arr = pa.array(values, type=pa.string(), from_pandas=True)
@@ -303,7 +303,7 @@ def _csv_fields(values: pd.Series) -> pa.Array:
                         for v in values.astype(object)], type=pa.string())
     arr = arr.fill_null("")
     if not pd.api.types.is_numeric_dtype(values.dtype):  # number columns stay numbers
-        arr = csv_safe(arr)  # no live formulas (engine.xlsx): '=..., while a text '-5' stays -5
+        arr = csv_safe(arr)  # no live formulas (merit.core.xlsx): '=..., while a text '-5' stays -5
     special = pc.match_substring_regex(arr, _CSV_SPECIAL)
     if pc.any(special).as_py():
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
@@ -355,7 +355,7 @@ def staged_output(out_dir: Path):
     On any failure, the swap's included (a folder that cannot be renamed), the
     staging folder is removed and ``out_dir`` is as it was.  The writers check
     beforehand that ``out_dir`` and everything below it can be replaced
-    (engine.usecases), so the old outputs can be deleted after the swap."""
+    (merit.usecases), so the old outputs can be deleted after the swap."""
     out_dir = Path(out_dir)
     parent = out_dir.parent
     staging = parent / f".{out_dir.name}.staging-{os.getpid()}"

@@ -1,7 +1,7 @@
 """Evaluate a compiled plan on loaded tables.
 
 Per source table, its metrics are aggregated per scope and breakdown by
-:mod:`engine.aggregate` (one pass over the records into partials, rolled up
+:mod:`merit.core.aggregate` (one pass over the records into partials, rolled up
 per scope).  What comes back is small (one row per agent, team or org, times
 breakdown values); the formula and standardised metrics are then computed on
 those small frames, vectorised.  Nothing here loops over records.
@@ -15,12 +15,12 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .aggregate import SCOPE_KEY, TableAggregates, top_per_group
-from .cohorts import CohortBuilder
-from .compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
-from .errors import MeritError
-from .intervals import wilson_interval
-from .workspace import Workspace
+from merit.core.aggregate import SCOPE_KEY, TableAggregates, top_per_group
+from merit.core.cohorts import CohortBuilder
+from merit.core.compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
+from merit.core.errors import MeritError
+from merit.core.intervals import wilson_interval
+from merit.core.workspace import Workspace
 
 LIST_COLUMNS = ["scope", "id", "list", "rank", "key", "value", "n"]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .evaluate import Evaluation
-from .ruleset import Curve, Kpi, Scoring
+from merit.core.evaluate import Evaluation
+from merit.core.ruleset import Curve, Kpi, Scoring
 
 INSUFFICIENT = "insufficient data"
 UNDEFINED = "undefined"

@@ -33,10 +33,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from . import charts
-from .evaluate import Evaluation, Evaluator
-from .scoring import INSUFFICIENT, OK, UNDEFINED, Scores
+from merit import __version__
+from merit.render import charts
+from merit.core.evaluate import Evaluation, Evaluator
+from merit.core.scoring import INSUFFICIENT, OK, UNDEFINED, Scores
 
 MAIN_KPIS = 6  # KPI columns of the team scorecard's agent table (the largest weights)
 MAX_LISTED = 300  # records listed per section before "and N more"
@@ -408,12 +408,12 @@ def adjustment_lines(aid: str, entries: list[dict], mask: ColleagueMask | None =
 
 def flagged_items(prep) -> dict[str, str]:
     """{item_id: final grade} of the knowledge items whose panel grades are flagged for a
-    calibration discussion (engine.panel_report.item_verdicts); empty without grades."""
+    calibration discussion (merit.panel.report.item_verdicts); empty without grades."""
     tables = prep.tables.tables
     if "grades" not in tables:
         return {}
-    from .panel import ruleset_grade_settings
-    from .panel_report import item_verdicts
+    from merit.panel.assignment import ruleset_grade_settings
+    from merit.panel.report import item_verdicts
 
     order, spread, _ = ruleset_grade_settings(prep.loaded.ruleset)
     grades = tables["grades"].select("item_id", "grade").execute()
@@ -666,7 +666,7 @@ class ContextBuilder:
         self.org_median = self.agent_team[numeric].median()
         self.org_count = self.agent_team[numeric].count()
         self._peer_medians: dict[tuple[str, str], tuple] = {}
-        # Rated agents (engine.scoring's `rated`: enough data for a total; without that column,
+        # Rated agents (merit.core.scoring's `rated`: enough data for a total; without that column,
         # those with a total).  Only their totals are peers' totals.
         total = self.table["total"].astype("float64")
         rated = self.table["rated"].fillna(False).astype(bool) if "rated" in self.table else total.notna()
@@ -682,7 +682,7 @@ class ContextBuilder:
         self.org_frame = evaluation.frame("org")
         trends = prep.trends
         if trends is None and list(getattr(cfg, "previous", []) or []):
-            from .pipeline import attach_trends
+            from merit.core.pipeline import attach_trends
 
             trends = attach_trends(prep, evaluation, scores)
         self.trends = trends if trends and len(trends.get("cycles", [])) > 1 else None
@@ -892,7 +892,7 @@ class ContextBuilder:
                         "grade": (tr.get("grade") or {}).get("previous") or DASH,
                         "delta": self._trend(tr.get("total"), None, "higher", points=True)}
         weight = row.get("scored_weight")
-        if not _isnum(weight):  # before engine.scoring said it: the weight of the KPIs with enough data
+        if not _isnum(weight):  # before merit.core.scoring said it: the weight of the KPIs with enough data
             every = sum(k.kpi.weight for k in self.scores.kpis)
             weight = sum(k.kpi.weight for k in self.scores.kpis if str(k.status[i]) == OK) / every if every else 0.0
         marker = _num(total) if rated else None

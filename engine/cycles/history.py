@@ -18,7 +18,7 @@ What is stored (see docs/cycles.md):
   (content-addressed, zlib-compressed, stored once however many runs share it),
   so any run's ``out/`` can be restored byte for byte;
 * ``run_scores`` — each agent's total, grade and ranks, for queries;
-* ``adjustments`` — appeals and corrections (see :mod:`engine.adjustments`);
+* ``adjustments`` — appeals and corrections (see :mod:`merit.cycles.adjustments`);
 * ``events`` — an append-only audit log (run, publish, restore, adjust, revoke).
 
 Immutability is enforced by the database itself: triggers refuse any change
@@ -41,8 +41,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import MeritError
-from .lock import state_dir
+from merit.core.errors import MeritError
+from merit.core.lock import state_dir
 
 DB_FILE = "history.db"
 SCHEMA_VERSION = 1
@@ -440,7 +440,7 @@ def publish(root: Path | str, *, by: str, run_id: int | None = None) -> tuple[di
 
 def restore(root: Path | str, run_id: int, *, by: str, out_dir: Path) -> dict:
     """Write run *run_id*'s outputs back into *out_dir*, atomically (call with the workspace lock held)."""
-    from .outputs import staged_output
+    from merit.core.outputs import staged_output
 
     with opened(root) as con:
         run = get_run(root, run_id, con=con)

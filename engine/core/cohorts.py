@@ -18,10 +18,10 @@ import ibis.expr.datatypes as idt
 import numpy as np
 import pandas as pd
 
-from .compile import Plan
-from .errors import DataError, ProblemList
-from .expressions import ColumnContext, Expr, KeyCheck
-from .workspace import Workspace
+from merit.core.compile import Plan
+from merit.core.errors import DataError, ProblemList
+from merit.core.expressions import ColumnContext, Expr, KeyCheck
+from merit.core.workspace import Workspace
 
 
 @ibis.udf.agg.builtin(name="min")
@@ -101,7 +101,7 @@ class CohortBuilder:
                 self.sources[dplan.name] = self._derive(dplan)
         self.notes: dict[str, str] = {}
         self.cohort_sizes: dict[str, int] = {}
-        self.aggregates: dict = {}  # table -> engine.aggregate.TableAggregates, once evaluated
+        self.aggregates: dict = {}  # table -> merit.core.aggregate.TableAggregates, once evaluated
         self.constants = cycle_constants(ws, self.start_utc, self.end_utc)
 
     # ------------------------------------------------------------------ cohorts

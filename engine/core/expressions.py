@@ -45,7 +45,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import simpleeval
 
-from .errors import ExpressionError, Origin
+from merit.core.errors import ExpressionError, Origin
 
 __all__ = [
     "ColumnContext",
@@ -174,7 +174,7 @@ class KeyCheck:
 
     Evaluating it gives empty for a key the table lacks (both modes agree); finding such keys
     is a check of its own: a constant key when the ruleset is compiled, a column key in the
-    data (``engine.cohorts``), so a misspelt level is an error, not a silently wrong number.
+    data (``merit.core.cohorts``), so a misspelt level is an error, not a silently wrong number.
     """
 
     expr: "Expr"

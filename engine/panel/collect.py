@@ -23,9 +23,9 @@ Rows whose grade is empty are skipped (not graded yet); emptying a grade does
 not withdraw it.
 
 A returned file larger than the largest sheet issued in the cycle (rows,
-columns, unpacked size, with a margin: :func:`engine.panel_sheets.sheet_bounds`)
+columns, unpacked size, with a margin: :func:`merit.panel.sheets.sheet_bounds`)
 is refused before it is loaded.  Text read back loses the leading ``'`` that
-merit's CSV files put before =, +, -, @, tab and CR (engine.xlsx), and gets it
+merit's CSV files put before =, +, -, @, tab and CR (merit.core.xlsx), and gets it
 again in grades.csv and audit.csv: a comment keeps its exact text and never
 becomes a live formula.
 """
@@ -38,10 +38,10 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError, MeritError, ProblemList, WorkspaceError
-from .panel import GRADES, csv_text, conflict_reason, load_panel_data, write_text_atomic
-from .panel_sheets import COLUMNS, read_sheet, row_check, sheet_bounds, sheet_files
-from .xlsx import restore_text
+from merit.core.errors import DataError, MeritError, ProblemList, WorkspaceError
+from merit.panel.assignment import GRADES, csv_text, conflict_reason, load_panel_data, write_text_atomic
+from merit.panel.sheets import COLUMNS, read_sheet, row_check, sheet_bounds, sheet_files
+from merit.core.xlsx import restore_text
 
 GRADE_COLUMNS = ["item_id", "panelist", "grade", "graded_at", "comment"]
 AUDIT_COLUMNS = ["at", "panelist", "item_id", "before", "after", "comment", "source", "line"]

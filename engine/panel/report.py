@@ -9,7 +9,7 @@ what is missing before the cycle can be run (items with fewer grades than
 Report: each item's final grade (median rule), its spread and whether it is
 flagged for a calibration discussion; the panel's agreement (Krippendorff's
 alpha, ordinal, overall and per kind of item); each panelist's severity and
-disagreement rate (see :mod:`engine.agreement`).  Written to the panel folder
+disagreement rate (see :mod:`merit.panel.agreement`).  Written to the panel folder
 as ``report.csv``, ``panelists.csv``, ``agreement.csv`` and ``report.pdf``.
 """
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER, Alpha, item_summary, panel_alpha, panelist_stats
-from .panel import PanelData, csv_text, load_panel_data, write_text_atomic
+from merit import __version__
+from merit.panel.agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER, Alpha, item_summary, panel_alpha, panelist_stats
+from merit.panel.assignment import PanelData, csv_text, load_panel_data, write_text_atomic
 
 REPORT_COLUMNS = ["item_id", "kind", "title", "authors", "published_on", "n_grades", "grades", "by_panelist",
                   "final_grade", "best_grade", "worst_grade", "spread", "flagged"]
@@ -241,7 +241,7 @@ def pdf_context(data: PanelData, rep: Report) -> dict:
 def render_pdf(context: dict) -> bytes:
     """The report's PDF through the scorecards' renderer (jinja2 with autoescape, merit's
     stylesheet, the fetcher that serves only bundled assets, fixed metadata dates)."""
-    from .render import html_to_pdf, render_html
+    from merit.render.pdf import html_to_pdf, render_html
 
     return html_to_pdf(render_html(PDF_TEMPLATE, context))
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .errors import ProblemList, WorkspaceError
-from .yamlpos import YamlDoc, load_model, regular_file_problem
+from merit.core.errors import ProblemList, WorkspaceError
+from merit.core.yamlpos import YamlDoc, load_model, regular_file_problem
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import MeritError
+from merit.core.errors import MeritError
 
 Path_ = tuple
 
@@ -276,7 +276,7 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
     *error_cls* with file, line and column; *missing* and *mapping* say what the file is for."""
     from pydantic import ValidationError
 
-    from .errors import ProblemList
+    from merit.core.errors import ProblemList
 
     if not Path(path).exists():  # (a folder or a pipe by that name is refused by load_yaml)
         raise error_cls(missing, file=display, expected=expected)

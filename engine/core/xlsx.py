@@ -46,7 +46,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import DataError
+from merit.core.errors import DataError
 
 # ------------------------------------------------------------------ deterministic bytes
 

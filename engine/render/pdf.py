@@ -1,11 +1,11 @@
 """Scorecard PDFs: ``out/pdf/agents/<agent_id>.pdf`` and ``out/pdf/teams/<team>.pdf``.
 
 Contexts (the data of each PDF) are built once in the main process
-(:mod:`engine.render_context`); the HTML → PDF work runs in worker processes,
+(:mod:`merit.render.context`); the HTML → PDF work runs in worker processes,
 one per core.  Workers never outlive their run: on Linux each asks the kernel
 to kill it when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and each checks
 its parent is still the run before writing a PDF; when the run stops on an
-error or a signal (SIGTERM is turned into an exception by engine.usecases) the
+error or a signal (SIGTERM is turned into an exception by merit.usecases) the
 workers are terminated before the staging folder is removed.  Templates are jinja2 with autoescape on, loaded from the
 installed ``templates`` package.  WeasyPrint fetches through
 :class:`AssetFetcher`, which serves the bundled ``templates/assets`` files and
@@ -37,7 +37,7 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from . import __version__
+from merit import __version__
 
 Progress = Callable[..., None]
 MANIFEST = "manifest.json"
@@ -49,7 +49,7 @@ STYLESHEET = "base.css"
 # ------------------------------------------------------------------ templates and assets
 def templates_dir() -> Path:
     """The installed ``templates`` package folder (works for non-editable installs)."""
-    return Path(str(resources.files("templates")))
+    return Path(str(resources.files("merit.templates")))
 
 
 def assets_dir() -> Path:
@@ -75,7 +75,7 @@ def make_environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
-        loader=PackageLoader("templates", ""),
+        loader=PackageLoader("merit.templates", ""),
         autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=True,
                                      default=True),
         undefined=StrictUndefined,
@@ -239,8 +239,8 @@ def render_all(prep, evaluation, scores, stage: Path, progress: Progress | None 
 def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress | None = None,
                 agents: list[str] | None = None, teams: list[str] | None = None,
                 workers: int | None = None, previous: Path | None = None) -> list[Path]:
-    from .errors import MeritError
-    from .render_context import ContextBuilder
+    from merit.core.errors import MeritError
+    from merit.render.context import ContextBuilder
 
     progress = progress or (lambda step, fraction=None: None)
     pdf_dir = Path(pdf_dir)
@@ -347,11 +347,11 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically.
 
     With previous cycles in cycle.yaml the scorecards show the trends (as ``merit run``
-    does).  Call it with the workspace lock held (engine.usecases.render takes it)."""
-    from .evaluate import evaluate
-    from .outputs import staged_output
-    from .pipeline import attach_trends, prepare
-    from .scoring import score
+    does).  Call it with the workspace lock held (merit.usecases.render takes it)."""
+    from merit.core.evaluate import evaluate
+    from merit.core.outputs import staged_output
+    from merit.core.pipeline import attach_trends, prepare
+    from merit.core.scoring import score
 
     progress = progress or (lambda step, fraction=None: None)
     prep = prepare(workspace, progress=progress)

@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import Origin, ProblemList, RulesetError
-from .yamlpos import YamlDoc, load_yaml, load_yaml_text
+from merit.core.errors import Origin, ProblemList, RulesetError
+from merit.core.yamlpos import YamlDoc, load_yaml, load_yaml_text
 
 SCOPES = ("agent", "team", "org")
 AGGREGATIONS = ("count", "sum", "mean", "min", "max", "count_distinct", "ratio", "quantile",
@@ -339,7 +339,7 @@ class LoadedRuleset:
 
 
 def shipped_rulesets() -> list[str]:
-    folder = resources.files("rulesets")
+    folder = resources.files("merit.rulesets")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -347,7 +347,7 @@ def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
     """Read a ruleset by shipped name or by path."""
     looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
     if not looks_like_path:
-        res = resources.files("rulesets") / f"{ref}.yaml"
+        res = resources.files("merit.rulesets") / f"{ref}.yaml"
         if not res.is_file():
             raise RulesetError(f"no shipped ruleset named '{ref}'",
                                expected=f"one of {', '.join(shipped_rulesets())}, or a path to a .yaml file")

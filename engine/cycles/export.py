@@ -7,7 +7,7 @@ every zip entry carries that same fixed time, so the same results give a
 byte-identical file.
 
 Every text (agent and team names, ids, grades) is a text cell, never a
-formula, whatever it begins with (engine.xlsx.xlsx_row).
+formula, whatever it begins with (merit.core.xlsx.xlsx_row).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import json
 import re
 from pathlib import Path
 
-from . import history
-from .errors import MeritError
-from .xlsx import deterministic_xlsx, xlsx_row
-from .workspace import open_workspace
+from merit.cycles import history
+from merit.core.errors import MeritError
+from merit.core.xlsx import deterministic_xlsx, xlsx_row
+from merit.core.workspace import open_workspace
 
 SUMMARY = "Summary"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")

@@ -3,7 +3,7 @@
 Every command that writes (``run``, ``render``, ``restore``, ``publish``,
 ``adjust``, ``revoke``, ``export``, ``panel assign``, ``panel collect``, and
 ``demo``) holds an exclusive ``fcntl.flock`` on the lock file for its whole
-duration.  The lock is taken in one place only, :mod:`engine.usecases`.  A second process waits for it up to a timeout (``MERIT_LOCK_TIMEOUT``
+duration.  The lock is taken in one place only, :mod:`merit.usecases`.  A second process waits for it up to a timeout (``MERIT_LOCK_TIMEOUT``
 seconds, default 120) and then fails with a clear :class:`LockError` naming the
 pid that holds it.  The kernel releases a ``flock`` when its process dies, so a
 killed run never leaves a stale lock behind; the pid written into the file is
@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from .errors import MeritError, WorkspaceError
+from merit.core.errors import MeritError, WorkspaceError
 
 STATE_DIR = ".merit"
 LOCK_FILE = "lock"
@@ -111,7 +111,7 @@ def workspace_lock(root: Path | str, *, timeout: float | None = None,
                    on_wait: Callable[[str], None] | None = None):
     """Hold the workspace's exclusive lock for the body of the ``with``.
 
-    Only :mod:`engine.usecases` calls this (a test checks it)."""
+    Only :mod:`merit.usecases` calls this (a test checks it)."""
     path = state_dir(Path(root)) / LOCK_FILE
     wait = lock_timeout(timeout)
     fd = _open_lock_file(path)

@@ -3,9 +3,9 @@ works on, and the assignment of items to panelists.
 
 ``WORKSPACE/panel.yaml`` declares the panelists (id, name, team) and the
 options of the grading workflow; see docs/panel.md.  The grading sheets are
-written by :mod:`engine.panel_sheets`, returned sheets merged by
-:mod:`engine.panel_collect`, and progress and statistics reported by
-:mod:`engine.panel_report`.
+written by :mod:`merit.panel.sheets`, returned sheets merged by
+:mod:`merit.panel.collect`, and progress and statistics reported by
+:mod:`merit.panel.report`.
 
 Assignment gives each item of the cycle that has fewer than ``per_item``
 panelists (graded or assigned) the missing ones: never one of its authors,
@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER
-from .errors import DataError, MeritError, ProblemList, WorkspaceError
-from .workspace import Workspace, open_workspace
-from .xlsx import csv_safe, restore_text
-from .yamlpos import YamlDoc, load_model
+from merit.panel.agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER
+from merit.core.errors import DataError, MeritError, ProblemList, WorkspaceError
+from merit.core.workspace import Workspace, open_workspace
+from merit.core.xlsx import csv_safe, restore_text
+from merit.core.yamlpos import YamlDoc, load_model
 
 PANEL_FILE = "panel.yaml"
 ASSIGNMENTS = "assignments.csv"
@@ -206,7 +206,7 @@ class PanelData:
 
 def _ruleset_settings(ws: Workspace) -> tuple[tuple[str, ...], int, dict]:
     """Grade order (worst first), flag spread and rubric from the cycle's ruleset."""
-    from .ruleset import load_ruleset
+    from merit.core.ruleset import load_ruleset
 
     return ruleset_grade_settings(load_ruleset(ws.config.ruleset, relative_to=ws.root).ruleset)
 
@@ -227,8 +227,8 @@ def ruleset_grade_settings(rs) -> tuple[tuple[str, ...], int, dict]:
 
 def load_panel_data(workspace: Path | str | Workspace, progress=None) -> PanelData:
     """Open the workspace and the panel, load and validate agents, tickets, knowledge
-    and grades (engine.tables), and read the assignments so far."""
-    from .tables import load_tables
+    and grades (merit.core.tables), and read the assignments so far."""
+    from merit.core.tables import load_tables
 
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
     panel = load_panel(ws)
@@ -429,7 +429,7 @@ def write_text_atomic(path: Path, text: str, *, bom: bool = False, newline: str 
 
 def csv_text(header: list[str], rows) -> str:
     """CSV text ('\\n' line ends) of *header* and *rows*, every field as text with no live
-    formula: one beginning with =, +, -, @, tab or CR gets a leading ' (engine.xlsx.csv_safe,
+    formula: one beginning with =, +, -, @, tab or CR gets a leading ' (merit.core.xlsx.csv_safe,
     undone by restore_text when merit reads the file back)."""
     cells = [["" if v is None else str(v) for v in row] for row in rows]  # (as csv.writer writes them)
     columns = [csv_safe(list(col)).to_pylist() for col in zip(*cells)]
@@ -455,7 +455,7 @@ class AssignResult:
 def assign(workspace: Path | str, progress=None) -> AssignResult:
     """``merit panel assign``: add the missing assignments, record them in assignments.csv
     and write every assigned panelist's grading sheet (XLSX and CSV)."""
-    from .panel_sheets import write_sheets
+    from merit.panel.sheets import write_sheets
 
     data = load_panel_data(workspace, progress=progress)
     plan = plan_assignment(data)

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import history
-from .errors import WorkspaceError
-from .outputs import fmt_numbers, round_sig
-from .scoring import Scores
-from .workspace import Workspace
+from merit.cycles import history
+from merit.core.errors import WorkspaceError
+from merit.core.outputs import fmt_numbers, round_sig
+from merit.core.scoring import Scores
+from merit.core.workspace import Workspace
 
 
 @dataclass

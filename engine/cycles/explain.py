@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .adjustments import KEYS, Adjustment
-from .errors import MeritError
-from .evaluate import Evaluator
-from .pipeline import prepare
+from merit.cycles.adjustments import KEYS, Adjustment
+from merit.core.errors import MeritError
+from merit.core.evaluate import Evaluator
+from merit.core.pipeline import prepare
 
 
 @dataclass

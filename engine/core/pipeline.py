@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
-from . import adjustments as _adjustments
-from . import history as _history
-from . import trends as _trends
-from .compile import Plan, compile_ruleset
-from .evaluate import Evaluation, evaluate
-from .outputs import (lists_csv, metrics_csv, metrics_long, results_document, scores_csv, set_manifest,
+from merit import __version__
+from merit.cycles import adjustments as _adjustments
+from merit.cycles import history as _history
+from merit.cycles import trends as _trends
+from merit.core.compile import Plan, compile_ruleset
+from merit.core.evaluate import Evaluation, evaluate
+from merit.core.outputs import (lists_csv, metrics_csv, metrics_long, results_document, scores_csv, set_manifest,
                       staged_output, write_csv, write_json)
-from .ruleset import LoadedRuleset, load_ruleset
-from .scoring import Scores, score
-from .tables import Tables, connect, load_tables
-from .workspace import Workspace, open_workspace
+from merit.core.ruleset import LoadedRuleset, load_ruleset
+from merit.core.scoring import Scores, score
+from merit.core.tables import Tables, connect, load_tables
+from merit.core.workspace import Workspace, open_workspace
 
 Progress = Callable[[str], None]
 
@@ -35,9 +35,9 @@ class Prepared:
     loaded: LoadedRuleset
     plan: Plan
     tables: Tables
-    # the active adjustments applied to the tables (engine.adjustments.AppliedAdjustment, in id order)
+    # the active adjustments applied to the tables (merit.cycles.adjustments.AppliedAdjustment, in id order)
     adjustments: list = field(default_factory=list)
-    # previous cycles (engine.trends.PreviousCycle, oldest first) and the results.json "trends"
+    # previous cycles (merit.cycles.trends.PreviousCycle, oldest first) and the results.json "trends"
     # section (None without previous cycles); set by run_cycle after scoring
     previous: list = field(default_factory=list)
     trends: dict | None = None
@@ -142,7 +142,7 @@ def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: st
     """Evaluate the cycle, write out/ atomically and record the run in the workspace's history.
 
     Call it with the workspace lock held: ``merit run`` comes through
-    engine.usecases.run, which takes it.  The history entry is written, in one
+    merit.usecases.run, which takes it.  The history entry is written, in one
     transaction, only after out/ was swapped in.
     """
     progress = progress or (lambda step: None)

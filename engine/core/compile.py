@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.datatypes as dt
 
-from . import expressions
-from .errors import MeritError, ProblemList
-from .expressions import ColumnContext, Expr
-from .ruleset import SCOPES, LoadedRuleset, Metric, TableConfig
-from .tables import SCHEMAS
+from merit.core import expressions
+from merit.core.errors import MeritError, ProblemList
+from merit.core.expressions import ColumnContext, Expr
+from merit.core.ruleset import SCOPES, LoadedRuleset, Metric, TableConfig
+from merit.core.tables import SCHEMAS
 
 _IBIS_TYPES = {
     "string": dt.string,
