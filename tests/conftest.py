@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -34,3 +35,28 @@ def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
     for needle in needles:
         assert needle in proc.stderr, (needle, proc.stderr)
+
+
+def shared_dir(tmp_path_factory, name: str) -> tuple[Path, Path]:
+    """A folder shared by every xdist worker of this test run, and the lock that guards its creation."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above the per-worker ones
+    return base / name, base / f"{name}.lock"
+
+
+@pytest.fixture(scope="session")
+def demo_ws(tmp_path_factory) -> Path:
+    """``merit demo`` with PDFs, written once per test run and shared by all workers: read it, never change it."""
+    from filelock import FileLock
+
+    from merit import usecases
+
+    dest, lock = shared_dir(tmp_path_factory, "demo")
+    done = dest / ".complete"
+    with FileLock(str(lock)):
+        if not done.exists():
+            shutil.rmtree(dest, ignore_errors=True)
+            usecases.demo(dest, pdf=True)
+            done.write_text("")
+    return dest

@@ -1,0 +1,26 @@
+"""The demo workspace's outputs, byte for byte, as they were before the restructure (issue 11).
+
+The pinned digests were taken from ``merit demo`` (seed 7, 48 agents) at the
+commit before the code moved into packages; any change of behaviour, however
+small, shows here.  Left out: ``.merit/`` (the history database records
+times) and ``out/pdf/manifest.json``, whose per-PDF input digests include the
+renderer's own source code so that a changed renderer re-renders every PDF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+PINNED = Path(__file__).parent / "fixtures" / "demo_outputs.sha256"
+
+
+def test_demo_outputs_are_byte_identical_to_the_pinned_ones(demo_ws):
+    pinned = dict(reversed(line.split("  ", 1)) for line in PINNED.read_text().splitlines())
+    actual = {str(p.relative_to(demo_ws)): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in sorted(demo_ws.rglob("*"))
+              if p.is_file() and p.relative_to(demo_ws).parts[0] not in (".merit", ".complete")
+              and p.relative_to(demo_ws) != Path("out/pdf/manifest.json")}
+    assert sorted(actual) == sorted(pinned)
+    changed = sorted(name for name in pinned if actual[name] != pinned[name])
+    assert changed == [], changed
