@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from merit.core.compile import Plan
-from merit.core.errors import DataError, ProblemList
+from merit.core.errors import DataError, raise_collected
 from merit.core.expressions import ColumnContext, Expr, KeyCheck
 from merit.core.workspace import Workspace
 
@@ -215,11 +215,7 @@ class CohortBuilder:
                 found, values = self._unknown_keys(tname, records, check, limit)
                 problems += found
                 distinct_values += values
-        total = max(distinct_values, len(problems))
-        if total == 1:
-            raise problems[0]
-        if problems:
-            raise ProblemList(problems, limit=limit, total=total)
+        raise_collected(problems, limit=limit, total=distinct_values)
 
     def _strict_expressions(self):
         """(table, its records, the expressions over them that hold strict lookups)."""

@@ -117,6 +117,41 @@ class ProblemList(MeritError):
         return "\n".join(lines)
 
 
+def raise_collected(problems: list[MeritError], *, limit: int = 50, total: int | None = None) -> None:
+    """Raise what one pass collected: nothing, the one problem as it is, or several as a ProblemList."""
+    total = max(total if total is not None else 0, len(problems))
+    if not problems and not total:
+        return
+    if total == 1 and len(problems) == 1:
+        raise problems[0]
+    raise ProblemList(problems, limit=limit, total=total)
+
+
+class Problems:
+    """Problems collected across one pass, reported in (file, line, column) order at the end.
+
+    ``add(err, order, count=False)`` keeps an example without counting it again
+    (the same problem in many rows is counted once per row by its finder).
+    """
+
+    def __init__(self, limit: int = 50):
+        self.limit = max(1, limit)
+        self.items: list[tuple[tuple, MeritError]] = []
+        self.total = 0
+
+    def add(self, err: MeritError, order: tuple = (), count: bool = True) -> None:
+        self.items.append((order, err))
+        if count:
+            self.total += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.total)
+
+    def raise_if_any(self) -> None:
+        ordered = [err for _, err in sorted(self.items, key=lambda item: item[0])]
+        raise_collected(ordered, limit=self.limit, total=self.total)
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where a piece of ruleset text came from, so errors can point at it."""

@@ -12,10 +12,7 @@ sums, so the same inputs give byte-identical files.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,7 @@ import pyarrow.compute as pc
 
 from merit.core.evaluate import Evaluation
 from merit.core.scoring import Scores
+from merit.core.files import staged_folder as staged_output  # noqa: F401  (callers move to merit.core.files)
 from merit.core.xlsx import csv_safe
 
 SIGNIFICANT = 12
@@ -346,32 +344,3 @@ def write_json(doc: dict, path: Path) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(pieces)
         fh.write("\n")
-
-
-@contextmanager
-def staged_output(out_dir: Path):
-    """Yield a staging folder; on success it atomically becomes ``out_dir``.
-
-    On any failure, the swap's included (a folder that cannot be renamed), the
-    staging folder is removed and ``out_dir`` is as it was.  The writers check
-    beforehand that ``out_dir`` and everything below it can be replaced
-    (merit.usecases), so the old outputs can be deleted after the swap."""
-    out_dir = Path(out_dir)
-    parent = out_dir.parent
-    staging = parent / f".{out_dir.name}.staging-{os.getpid()}"
-    old = parent / f".{out_dir.name}.old-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-    except BaseException:
-        if old.exists() and not out_dir.exists():
-            os.replace(old, out_dir)  # the second rename failed: the previous outputs go back
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)

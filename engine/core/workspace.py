@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from merit.core.errors import ProblemList, WorkspaceError
+from merit.core.errors import WorkspaceError, raise_collected
 from merit.core.yamlpos import YamlDoc, load_model, regular_file_problem
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -119,8 +119,7 @@ def find_tables(ws: Workspace) -> dict[str, Path]:
         if problem:
             unreadable.append(WorkspaceError(problem, file=ws.display(path),
                                              expected="a CSV, Parquet or Excel file (a link to one is fine)"))
-    if unreadable:
-        raise unreadable[0] if len(unreadable) == 1 else ProblemList(unreadable)
+    raise_collected(unreadable)
     return found
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from merit.core.errors import MeritError
+from merit.core.errors import MeritError, raise_collected
 
 Path_ = tuple
 
@@ -276,8 +276,6 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
     *error_cls* with file, line and column; *missing* and *mapping* say what the file is for."""
     from pydantic import ValidationError
 
-    from merit.core.errors import ProblemList
-
     if not Path(path).exists():  # (a folder or a pipe by that name is refused by load_yaml)
         raise error_cls(missing, file=display, expected=expected)
     doc = load_yaml(path, display)
@@ -287,7 +285,8 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
         return model.model_validate(doc.data), doc
     except ValidationError as exc:
         problems = pydantic_errors(exc, doc, error_cls)
-        raise problems[0] if len(problems) == 1 else ProblemList(problems) from None
+    raise_collected(problems)  # (outside the handler: the user sees the problems, not pydantic's chain)
+    raise AssertionError("a ValidationError without problems")  # pragma: no cover
 
 
 def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = ()) -> list[MeritError]:

@@ -38,7 +38,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merit.core.errors import DataError, MeritError, ProblemList, WorkspaceError
+from merit.core.errors import DataError, MeritError, Problems, WorkspaceError
 from merit.panel.assignment import GRADES, csv_text, conflict_reason, load_panel_data, write_text_atomic
 from merit.panel.sheets import COLUMNS, read_sheet, row_check, sheet_bounds, sheet_files
 from merit.core.xlsx import restore_text
@@ -112,14 +112,14 @@ def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | Non
     panelists = set(panel.ids)
     assigned = set(zip(data.assignments["item_id"], data.assignments["panelist"]))
     cycle = ws.config.name
-    problems: list[tuple[tuple, MeritError]] = []
+    problems = Problems(limit=200)
     result = CollectResult(files=files)
     bounds = _returned_bounds(data)
     taken: dict[tuple[str, str], tuple[str, str, str, int, str]] = {}  # (item, panelist) -> grade, comment, file, line, source
 
     def refuse(row, field_name, message, expected=None):
-        problems.append(((row.file, row.line), DataError(message, file=row.file, line=row.line, field=field_name,
-                                                          expected=expected)))
+        problems.add(DataError(message, file=row.file, line=row.line, field=field_name, expected=expected),
+                     (row.file, row.line))
 
     for fi, path in enumerate(files):
         if progress:
@@ -128,7 +128,7 @@ def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | Non
         try:
             rows = read_sheet(path, display, bounds=bounds)
         except MeritError as exc:
-            problems.append(((display, exc.line or 0), exc))
+            problems.add(exc, (display, exc.line or 0))
             continue
         for row in rows:  # returned sheets: a few dozen rows each
             v = row.values
@@ -189,10 +189,7 @@ def collect(workspace, paths: list[Path] | None = None, *, at: dt.datetime | Non
                            f"{prev[2]}, line {prev[3]}", "one grade per item in one collect")
                 continue
             taken[(item, pid)] = (grade, comment, display, row.line, display)
-    if problems:
-        problems.sort(key=lambda p: p[0])
-        errs = [e for _, e in problems]
-        raise errs[0] if len(errs) == 1 else ProblemList(errs, limit=200)
+    problems.raise_if_any()
 
     # ---- merge
     target = data.grades_file or (ws.data_dir / "grades.csv")

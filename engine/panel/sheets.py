@@ -31,15 +31,16 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import os
 import re
-import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 
 from merit.core.errors import DataError, MeritError
+from merit.core.files import staged_folder
 from merit.core.xlsx import XlsxBounds, check_xlsx_bounds, csv_safe, deterministic_xlsx, restore_text, xlsx_row
 
 COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "grade", "comment", "check"]
@@ -84,8 +85,8 @@ def sheet_rows(data, assignments: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "published_on": [str(d) if d is not None and not pd.isna(d) else "" for d in it["published_on"]],
         })
         g = mine[mine["panelist"] == pid].set_index("item_id")
-        df["grade"] = df["item_id"].map(g["grade"]).fillna("")
-        df["comment"] = df["item_id"].map(g["comment"]).fillna("")
+        df["grade"] = df["item_id"].map(g["grade"]).astype(object).fillna("")
+        df["comment"] = df["item_id"].map(g["comment"]).astype(object).fillna("")
         df["check"] = [row_check(cycle, pid, i, k, t) for i, k, t in zip(df["item_id"], df["kind"], df["title"])]
         out[pid] = df[cols].reset_index(drop=True)
     return out
@@ -195,31 +196,20 @@ def write_sheets(data, assignments: pd.DataFrame) -> list[Path]:
     when = cycle_timestamp(data.ws)
     best_first = list(reversed(data.order))
     target = panel.sheets_dir
-    stage = target.with_name(f".{target.name}.part")
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
     names = data.panelist_name()
     files, used = [], set()
-    for pid, rows in sheet_rows(data, assignments).items():
-        stem = sheet_name(pid)
-        if stem.lower() in used:
-            stem = f"{stem}-{hashlib.sha256(pid.encode()).hexdigest()[:8]}"
-        used.add(stem.lower())
-        x = stage / f"{stem}.xlsx"
-        x.write_bytes(xlsx_bytes(rows, panelist_name=names[pid], cycle=data.ws.config.name, rubric=data.rubric,
-                                 order_best_first=best_first, when=when))
-        c = stage / f"{stem}.csv"
-        c.write_bytes(csv_bytes(rows))
-        files += [target / x.name, target / c.name]
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(stage, target)
-    if old.exists():
-        shutil.rmtree(old)
+    with staged_folder(target) as stage:
+        for pid, rows in sheet_rows(data, assignments).items():
+            stem = sheet_name(pid)
+            if stem.lower() in used:
+                stem = f"{stem}-{hashlib.sha256(pid.encode()).hexdigest()[:8]}"
+            used.add(stem.lower())
+            x = stage / f"{stem}.xlsx"
+            x.write_bytes(xlsx_bytes(rows, panelist_name=names[pid], cycle=data.ws.config.name, rubric=data.rubric,
+                                     order_best_first=best_first, when=when))
+            c = stage / f"{stem}.csv"
+            c.write_bytes(csv_bytes(rows))
+            files += [target / x.name, target / c.name]
     return files
 
 
@@ -279,15 +269,22 @@ def read_sheet(path: Path, display: str, *, bounds: XlsxBounds) -> list[SheetRow
     raise DataError("a returned sheet is an .xlsx or a .csv file", file=display)
 
 
+# What openpyxl raises for a damaged or foreign file: a bad zip, missing or malformed parts,
+# values of the wrong type in its XML.  Only openpyxl's own code runs inside that ``try``.
+DAMAGED_WORKBOOK = (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, TypeError, IndexError,
+                    AttributeError, OSError, EOFError, ElementTree.ParseError)
+
+
 def _read_xlsx(path: Path, display: str, bounds: XlsxBounds) -> list[SheetRow]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     check_xlsx_bounds(path, display, bounds)  # before openpyxl inflates anything
     try:
         # Formulas as formulas, not their cached results: a formula is seen (and refused as a
         # grade), never taken for what it last computed.
         wb = load_workbook(path, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+    except (InvalidFileException, *DAMAGED_WORKBOOK) as exc:
         raise DataError(f"the file cannot be read as an Excel workbook ({type(exc).__name__})", file=display) from None
     sh = wb[GRADING_SHEET] if GRADING_SHEET in wb.sheetnames else wb.worksheets[0]
     rows = list(sh.iter_rows())  # bounded by check_xlsx_bounds
