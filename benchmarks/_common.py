@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-# The Business metrics the baselines compute (SPEC ids), in output order.
+# The Business metrics the baselines compute (metric ids of docs/metrics.md), in output order.
 METRICS = [
     "tickets", "fdr", "fcr", "rating_rate", "good_rate", "bad_rate", "bad_rate_service",
     "independent_closure", "independent_closure_narrow",

@@ -5,7 +5,7 @@
 
 Reads WORKSPACE/cycle.yaml and the workspace's data files (agents, tickets,
 handoffs; csv or parquet) directly with DuckDB and writes the Business metrics
-of SPEC.md for the tickets created in the period at agent, team and org scope,
+(docs/metrics.md) for the tickets created in the period at agent, team and org scope,
 plus the month and channel breakdowns, in merit's long format
 ``scope,id,breakdown,metric,value,n``.
 

@@ -48,26 +48,28 @@ MAX_TICKETS = 10_000_000
 
 # --------------------------------------------------------------------------- workspace
 
-def demo_source() -> Path:
-    return REPO / "engine" / "demo.py"
+def demo_sources() -> list[Path]:
+    """The demo generator's code and the contract it reads: a change to either makes new data."""
+    return sorted((REPO / "engine" / "demo").glob("*.py")) + [REPO / "engine" / "core" / "contract.yaml"]
 
 
 def cache_key(args) -> str:
-    src = demo_source()
-    h = hashlib.sha256(src.read_bytes()).hexdigest()[:10] if src.exists() else "none"
+    digest = hashlib.sha256()
+    for src in demo_sources():
+        digest.update(src.read_bytes() if src.exists() else b"none")
+    h = digest.hexdigest()[:10]
     return f"t{args.tickets}-a{args.agents}-s{args.seed}-{args.format}-demo{h}"
 
 
 def generate(ws: Path, args) -> float:
     """Generate the workspace into a temporary sibling, then rename it into place."""
-    if not demo_source().exists():
-        sys.exit(f"engine/demo.py not found: cannot generate the workspace (try benchmarks/synth.py and --keep)")
+    if not (REPO / "engine" / "demo").is_dir():
+        sys.exit("engine/demo/ not found: cannot generate the workspace (try benchmarks/synth.py and --keep)")
     tmp = ws.with_name(ws.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     code = (
         "import sys, datetime as dt\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
         "from merit.demo import generate_workspace\n"
         f"p = generate_workspace({str(tmp)!r}, agents={args.agents}, tickets={args.tickets}, seed={args.seed}, "
         f"fmt={args.format!r})\n"

@@ -1,0 +1,1 @@
+"""The `merit` command line: argument parsing, printing and exit codes over merit.usecases."""

@@ -1,9 +1,7 @@
-"""Performance-cycle commands: history, restore, publish, adjust, adjustments, revoke, diff, export.
+"""The cycle lifecycle's commands: history, restore, publish, adjust, adjustments, revoke, diff, export.
 
-Registered on the main ``merit`` app by :func:`register` (called at the end of
-cli/main.py).  Like the rest of the CLI, a thin shell: the commands that
-write go through merit.usecases (which takes the workspace lock), the readers
-call merit.cycles.history, merit.cycles.adjustments and merit.cycles.whatif.
+Like the rest of the CLI, a thin shell over merit.usecases (which takes the
+workspace lock for the commands that write).
 """
 
 from __future__ import annotations
@@ -17,17 +15,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-
-def _m():
-    from merit.cli import main  # the shared consoles and error handling (imported late: main imports us)
-
-    return main
-
-
-def _ws_root(workspace: Path) -> Path:
-    from merit.core.workspace import open_workspace
-
-    return open_workspace(workspace).root
+from merit import usecases
+from merit.cli.app import app, out, progress_bar, user_errors, waiting
 
 
 def _when(ts: str | None) -> str:
@@ -45,50 +34,45 @@ def _by_option(help_text: str = "Who is doing this (default: $MERIT_USER, $USER 
 
 
 # ------------------------------------------------------------------ history / restore / publish
+@app.command("history")
 def history_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     run_id: Optional[int] = typer.Argument(None, metavar="[RUN_ID]", help="Show this run in detail."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the recorded runs of the workspace (or show one run: inputs, files, hashes)."""
-    from merit.cycles import history
-
-    m = _m()
-    with m.user_errors():
-        root = _ws_root(workspace)
-        current = history.folder_digest(root / "out")
-        if run_id is not None:
-            run = history.get_run(root, run_id)
-            run["current"] = run["outputs_sha256"] == current
-            if as_json:
-                sys.stdout.write(json.dumps(run, ensure_ascii=False, indent=1) + "\n")
-                return
-            _show_run(m, run)
-            return
-        runs = history.list_runs(root)
-    for run in runs:
-        run["current"] = run["outputs_sha256"] == current
+    if run_id is not None:
+        with user_errors():
+            run = usecases.history_run(workspace, run_id)
+        if as_json:
+            sys.stdout.write(json.dumps(run, ensure_ascii=False, indent=1) + "\n")
+        else:
+            _show_run(run)
+        return
+    with user_errors():
+        found = usecases.history(workspace)
+    runs = found.runs
     if as_json:
         sys.stdout.write(json.dumps(runs, ensure_ascii=False, indent=1) + "\n")
         return
     if not runs:
-        m.out.print("No runs recorded yet (merit run WORKSPACE records one).")
+        out.print("No runs recorded yet (merit run WORKSPACE records one).")
         return
-    table = Table(title=f"History of {root.name} ({runs[-1]['cycle_name']})", show_lines=False)
+    table = Table(title=f"History of {found.root.name} ({runs[-1]['cycle_name']})", show_lines=False)
     for col in ("run", "status", "when", "by", "ruleset", "agents", "adj.", "out/"):
         table.add_column(col, no_wrap=col in ("run", "status", "when"))
     for r in runs:
         table.add_row(str(r["run_id"]), r["status"], _when(r["finished_at"])[:16], r["run_by"],
                       r["ruleset_name"], str(r["summary"].get("agents", "")),
                       ",".join(f"#{a}" for a in r["adjustments"]) or "-", "yes" if r["current"] else "")
-    m.out.print(table)
-    if current is not None and not any(r["current"] for r in runs):
-        m.out.print("out/ matches no recorded run (edited by hand, or written by an interrupted run).")
+    out.print(table)
+    if found.out_matches_no_run:
+        out.print("out/ matches no recorded run (edited by hand, or written by an interrupted run).")
 
 
-def _show_run(m, run: dict) -> None:
-    m.out.print(f"[bold]Run {run['run_id']}[/] — {run['status']}"
-                + (" (current out/)" if run["current"] else ""), markup=True)
+def _show_run(run: dict) -> None:
+    out.print(f"[bold]Run {run['run_id']}[/] — {run['status']}"
+              + (" (current out/)" if run["current"] else ""), markup=True)
     rows = [
         ("cycle", f"{run['cycle_name']} ({run['period_start']} – {run['period_end']})"),
         ("started", _when(run["started_at"])), ("finished", _when(run["finished_at"])),
@@ -105,52 +89,49 @@ def _show_run(m, run: dict) -> None:
         grades = ", ".join(f"{g}: {n}" for g, n in summary.get("grades", {}).items())
         rows.append(("agents", f"{summary.get('agents')} scored, {summary.get('graded')} graded ({grades})"))
     for k, v in rows:
-        m.out.print(f"  {k:<12} {v}")
+        out.print(f"  {k:<12} {v}")
     inputs = Table(title="inputs", show_lines=False)
     for col in ("table", "file", "sha256", "rows in period"):
         inputs.add_column(col)
     for i in run["inputs"]:
         inputs.add_row(i["table_name"], i["file"], i["sha256"],
                        "" if i["rows_in_period"] is None else str(i["rows_in_period"]))
-    m.out.print(inputs)
-    m.out.print(f"  {len(run['files'])} files stored ({sum(f['size'] for f in run['files'])} bytes)")
+    out.print(inputs)
+    out.print(f"  {len(run['files'])} files stored ({sum(f['size'] for f in run['files'])} bytes)")
 
 
+@app.command("restore")
 def restore_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     run_id: int = typer.Argument(..., help="The run to restore (see merit history)."),
     by: Optional[str] = _by_option(),
 ) -> None:
     """Put a recorded run's outputs back into out/ (atomically; the history is unchanged)."""
-    from merit import usecases
-
-    m = _m()
-    with m.user_errors():
-        run, out_dir = usecases.restore(workspace, run_id, by=by, on_wait=m.waiting)
-    m.out.print(f"Restored run {run['run_id']} ({run['status']}, {_when(run['finished_at'])}, "
-                f"by {run['run_by']}): {len(run['files'])} files in {out_dir}")
+    with user_errors():
+        run, out_dir = usecases.restore(workspace, run_id, by=by, on_wait=waiting)
+    out.print(f"Restored run {run['run_id']} ({run['status']}, {_when(run['finished_at'])}, "
+              f"by {run['run_by']}): {len(run['files'])} files in {out_dir}")
 
 
+@app.command("publish")
 def publish_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     by: Optional[str] = _by_option(),
     run_id: Optional[int] = typer.Option(None, "--run", help="Publish this run instead of the latest."),
 ) -> None:
     """Freeze the latest run: it becomes immutable; later runs are new drafts."""
-    from merit import usecases
-
-    m = _m()
-    with m.user_errors():
-        run, new = usecases.publish(workspace, by=by, run_id=run_id, on_wait=m.waiting)
+    with user_errors():
+        run, new = usecases.publish(workspace, by=by, run_id=run_id, on_wait=waiting)
     if new:
-        m.out.print(f"Published run {run['run_id']} ({run['cycle_name']}, {_when(run['finished_at'])}) "
-                    f"by {run['published_by']}. It can no longer change; later runs are drafts.")
+        out.print(f"Published run {run['run_id']} ({run['cycle_name']}, {_when(run['finished_at'])}) "
+                  f"by {run['published_by']}. It can no longer change; later runs are drafts.")
     else:
-        m.out.print(f"Run {run['run_id']} was already published ({_when(run['published_at'])} "
-                    f"by {run['published_by']}); nothing changed.")
+        out.print(f"Run {run['run_id']} was already published ({_when(run['published_at'])} "
+                  f"by {run['published_by']}); nothing changed.")
 
 
 # ------------------------------------------------------------------ adjustments
+@app.command("adjust")
 def adjust_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     ticket: Optional[str] = typer.Option(None, "--ticket", help="The ticket_id to correct."),
@@ -162,61 +143,40 @@ def adjust_cmd(
     by: Optional[str] = _by_option("Who decides the adjustment (default: $MERIT_USER, $USER or the login name)."),
 ) -> None:
     """Record an adjustment (appeal, correction) to a ticket or a knowledge grade; applied on the next run."""
-    from merit import usecases
-    from merit.cycles import adjustments
-
-    m = _m()
-    with m.user_errors():
-        if (ticket is None) == (grade is None):
-            raise adjustments.AdjustmentError("say what to adjust: --ticket ID or --grade ITEM_ID:PANELIST (one of them)")
-        if ticket is not None:
-            table, keys = "tickets", (ticket.strip(),)
-        else:
-            if panelist is None:
-                if ":" not in grade:
-                    raise adjustments.AdjustmentError(
-                        f"--grade '{grade}' does not name the panelist",
-                        expected="--grade ITEM_ID:PANELIST, or --grade ITEM_ID --panelist PANELIST")
-                item, _, panelist = grade.rpartition(":")
-            else:
-                item = grade
-            table, keys = "grades", (item.strip(), panelist.strip())
-        changes = [adjustments.parse_set(s) for s in set_]
-        made = usecases.adjust(workspace, table=table, keys=keys, changes=changes, reason=reason, by=by,
-                               on_wait=m.waiting)
+    with user_errors():
+        made = usecases.adjust(workspace, ticket=ticket, grade=grade, panelist=panelist, sets=set_,
+                               reason=reason, by=by, on_wait=waiting)
     for a in made:
-        m.out.print(f"Adjustment #{a.id}: {a.change_text()} (was {a.before or 'empty'}), by {a.by}: {a.reason}")
-    m.out.print("It applies from the next `merit run`.")
+        out.print(f"Adjustment #{a.id}: {a.change_text()} (was {a.before or 'empty'}), by {a.by}: {a.reason}")
+    out.print("It applies from the next `merit run`.")
 
 
+@app.command("adjustments")
 def adjustments_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     active: bool = typer.Option(False, "--active", help="Only the active (not revoked) adjustments."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the adjustments recorded in the workspace, with their revocations."""
-    from merit.cycles import adjustments
-
-    m = _m()
-    with m.user_errors():
-        root = _ws_root(workspace)
-        items = adjustments.list_adjustments(root, active_only=active)
+    with user_errors():
+        root, items = usecases.list_adjustments(workspace, active_only=active)
     if as_json:
         sys.stdout.write(json.dumps([a.to_dict() for a in items], ensure_ascii=False, indent=1) + "\n")
         return
     if not items:
-        m.out.print("No adjustments recorded.")
+        out.print("No adjustments recorded.")
         return
-    m.out.print(f"Adjustments of {root.name}: {sum(a.active for a in items)} active, "
-                f"{sum(not a.active for a in items)} revoked")
+    out.print(f"Adjustments of {root.name}: {sum(a.active for a in items)} active, "
+              f"{sum(not a.active for a in items)} revoked")
     for a in items:
-        m.out.print(f"#{a.id} {'active' if a.active else 'revoked'}  {a.record}: {a.field} "
-                    f"{a.before or '(empty)'} → {a.after or '(empty)'}")
-        m.out.print(f"    {_when(a.at)} by {a.by}: {a.reason}")
+        out.print(f"#{a.id} {'active' if a.active else 'revoked'}  {a.record}: {a.field} "
+                  f"{a.before or '(empty)'} → {a.after or '(empty)'}")
+        out.print(f"    {_when(a.at)} by {a.by}: {a.reason}")
         if not a.active:
-            m.out.print(f"    revoked {_when(a.revoked_at)} by {a.revoked_by}: {a.revoke_reason}")
+            out.print(f"    revoked {_when(a.revoked_at)} by {a.revoked_by}: {a.revoke_reason}")
 
 
+@app.command("revoke")
 def revoke_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     adj_id: int = typer.Argument(..., metavar="ADJ_ID", help="The adjustment to revoke (see merit adjustments)."),
@@ -224,16 +184,14 @@ def revoke_cmd(
     by: Optional[str] = _by_option(),
 ) -> None:
     """Revoke an adjustment (recorded, never deleted); the next run no longer applies it."""
-    from merit import usecases
-
-    m = _m()
-    with m.user_errors():
-        a = usecases.revoke(workspace, adj_id, reason=reason, by=by, on_wait=m.waiting)
-    m.out.print(f"Revoked adjustment #{a.id} ({a.change_text()}), by {a.revoked_by}: {a.revoke_reason}. "
-                "The next `merit run` no longer applies it.")
+    with user_errors():
+        a = usecases.revoke(workspace, adj_id, reason=reason, by=by, on_wait=waiting)
+    out.print(f"Revoked adjustment #{a.id} ({a.change_text()}), by {a.revoked_by}: {a.revoke_reason}. "
+              "The next `merit run` no longer applies it.")
 
 
 # ------------------------------------------------------------------ what-if and export
+@app.command("diff")
 def diff_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     ruleset: str = typer.Option(..., "--ruleset", help="The other ruleset: a path (.yaml) or a shipped name."),
@@ -242,16 +200,13 @@ def diff_cmd(
                                                 "the distribution goes beside it (…-distribution.csv)."),
 ) -> None:
     """What if: score the same data under another ruleset; show every agent whose grade or rank changes."""
-    from merit import usecases
-
-    m = _m()
-    with m.user_errors():
-        with m.progress_bar() as bar:
-            result, paths = usecases.diff(workspace, ruleset, csv_out=csv_out, progress=bar, on_wait=m.waiting)
-    m.out.print(f"What if {result.other_name} instead of {result.base_name} "
-                f"({result.cycle}; same data, {len(result.adjustment_ids)} active adjustments; nothing recorded):")
+    with user_errors():
+        with progress_bar() as bar:
+            result, paths = usecases.diff(workspace, ruleset, csv_out=csv_out, progress=bar, on_wait=waiting)
+    out.print(f"What if {result.other_name} instead of {result.base_name} "
+              f"({result.cycle}; same data, {len(result.adjustment_ids)} active adjustments; nothing recorded):")
     if result.changes.empty:
-        m.out.print("No agent's grade or rank changes.")
+        out.print("No agent's grade or rank changes.")
     else:
         table = Table(title=f"{len(result.changes)} agents change grade or rank", show_lines=False)
         cols = ["agent_id", "name", "team", "total_before", "total_after", "total_change",
@@ -260,17 +215,18 @@ def diff_cmd(
             table.add_column(col, justify="right" if col.startswith(("total", "rank")) else "left")
         for row in result.changes_text()[cols].itertuples(index=False):
             table.add_row(*[str(v) for v in row])
-        m.out.print(table)
+        out.print(table)
     dist = Table(title="Distribution of totals and grades", show_lines=False)
     for col in ("measure", "before", "after", "change"):
         dist.add_column(col, justify="left" if col == "measure" else "right")
     for row in result.distribution_text().itertuples(index=False):
         dist.add_row(*[str(v) for v in row])
-    m.out.print(dist)
+    out.print(dist)
     for p in paths:
-        m.out.print(f"written: {p}")
+        out.print(f"written: {p}")
 
 
+@app.command("export")
 def export_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     fmt: str = typer.Option("xlsx", "--format", help="Export format (xlsx)."),
@@ -278,24 +234,6 @@ def export_cmd(
     run_id: Optional[int] = typer.Option(None, "--run", help="Export this recorded run instead of the current out/."),
 ) -> None:
     """Export the scores for HR systems: an Excel workbook, one sheet per team plus a summary."""
-    from merit import usecases
-    from merit.core.errors import MeritError
-
-    m = _m()
-    with m.user_errors():
-        if fmt.lower() != "xlsx":
-            raise MeritError(f"unknown export format '{fmt}'", expected="xlsx")
-        path = usecases.export(workspace, out=out_file, run_id=run_id, on_wait=m.waiting)
-    m.out.print(f"Scores exported to {path}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the cycle commands to the `merit` app."""
-    app.command("history")(history_cmd)
-    app.command("restore")(restore_cmd)
-    app.command("publish")(publish_cmd)
-    app.command("adjust")(adjust_cmd)
-    app.command("adjustments")(adjustments_cmd)
-    app.command("revoke")(revoke_cmd)
-    app.command("diff")(diff_cmd)
-    app.command("export")(export_cmd)
+    with user_errors():
+        path = usecases.export(workspace, fmt=fmt, out=out_file, run_id=run_id, on_wait=waiting)
+    out.print(f"Scores exported to {path}")

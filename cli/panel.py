@@ -1,8 +1,6 @@
 """`merit panel …`: the expert panel's grading workflow (assign, collect, status, report).
 
-Wired into the main application with ``app.add_typer(panel_app, name="panel")``.
-The helpers of merit.cli.main (error handling, consoles, progress) are imported when
-a command runs, so this module can be imported on its own.
+Wired into the main application by merit.cli.main (``app.add_typer(panel_app, name="panel")``).
 """
 
 from __future__ import annotations
@@ -12,6 +10,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.table import Table
+
+from merit import usecases
+from merit.cli.app import err, out, progress_bar, user_errors, waiting
 
 panel_app = typer.Typer(
     name="panel",
@@ -24,32 +26,23 @@ panel_app = typer.Typer(
 WS_ARG = typer.Argument(..., help="The workspace folder (with cycle.yaml and panel.yaml).")
 
 
-def _main():
-    from merit.cli import main
-
-    return main
-
-
 @panel_app.command()
 def assign(workspace: Path = WS_ARG) -> None:
     """Give each item of the cycle that needs grading to per_item panelists and write their sheets."""
-    from merit import usecases
-
-    m = _main()
-    with m.user_errors():
-        with m.progress_bar() as bar:
-            res = usecases.panel_assign(workspace, progress=bar, on_wait=m.waiting)
+    with user_errors():
+        with progress_bar() as bar:
+            res = usecases.panel_assign(workspace, progress=bar, on_wait=waiting)
     a = res.assignment
-    m.out.print(f"{len(a.needing)} items needed panelists; {len(a.new)} new assignments "
-                f"({len(a.all)} in the cycle).")
+    out.print(f"{len(a.needing)} items needed panelists; {len(a.new)} new assignments "
+              f"({len(a.all)} in the cycle).")
     if a.loads:
-        m.out.print("Load per panelist: " + ", ".join(f"{p} {n}" for p, n in a.loads.items()))
+        out.print("Load per panelist: " + ", ".join(f"{p} {n}" for p, n in a.loads.items()))
     for item, wanted, found in a.shortfalls:
-        m.err.print(f"warning: item {item} can have only {found} of {wanted} panelists "
-                    "(the others are its authors or, with exclude_same_team, of an author's team)")
+        err.print(f"warning: item {item} can have only {found} of {wanted} panelists "
+                  "(the others are its authors or, with exclude_same_team, of an author's team)")
     n = len(res.sheets) // 2
-    m.out.print(f"{n} grading sheets (XLSX and CSV) in {res.folder / 'sheets'}")
-    m.out.print(f"Assignments recorded in {res.folder / 'assignments.csv'}")
+    out.print(f"{n} grading sheets (XLSX and CSV) in {res.folder / 'sheets'}")
+    out.print(f"Assignments recorded in {res.folder / 'assignments.csv'}")
 
 
 def _parse_at(value: Optional[str]) -> Optional[dt.datetime]:
@@ -70,37 +63,29 @@ def collect(
                                                         "time zone (default: now)."),
 ) -> None:
     """Merge returned sheets into data/grades.csv (all or nothing); regrades go to the audit trail."""
-    from merit import usecases
-
-    m = _main()
     when = _parse_at(at)
-    with m.user_errors():
-        with m.progress_bar() as bar:
-            res = usecases.panel_collect(workspace, sheets or None, at=when, progress=bar, on_wait=m.waiting)
-    m.out.print(f"{len(res.files)} sheets read: {res.added} new grades, {res.changed} regrades, "
-                f"{res.unchanged} unchanged, {res.empty} rows not graded yet.")
+    with user_errors():
+        with progress_bar() as bar:
+            res = usecases.panel_collect(workspace, sheets or None, at=when, progress=bar, on_wait=waiting)
+    out.print(f"{len(res.files)} sheets read: {res.added} new grades, {res.changed} regrades, "
+              f"{res.unchanged} unchanged, {res.empty} rows not graded yet.")
     if res.changes:
-        m.out.print(f"Grades: {res.grades_file}")
-        m.out.print(f"Audit trail: {res.audit_file}")
+        out.print(f"Grades: {res.grades_file}")
+        out.print(f"Audit trail: {res.audit_file}")
 
 
 @panel_app.command()
 def status(workspace: Path = WS_ARG) -> None:
     """Progress per panelist and per item, and what is missing before the cycle can be run."""
-    from rich.table import Table
-
-    from merit.panel.report import status as run_status
-
-    m = _main()
-    with m.user_errors():
-        with m.progress_bar() as bar:
-            st = run_status(workspace, progress=bar)
+    with user_errors():
+        with progress_bar() as bar:
+            st = usecases.panel_status(workspace, progress=bar)
     t = Table(title="Panelists")
     for c in ("panelist", "name", "team", "assigned", "graded", "open"):
         t.add_column(c, justify="right" if c in ("assigned", "graded", "open") else "left")
     for r in st.panelists.itertuples(index=False):
         t.add_row(*[str(v) for v in r])
-    m.out.print(t)
+    out.print(t)
     t = Table(title=f"Items of the cycle ({st.per_item} grades each)")
     for c in ("item", "kind", "title", "grades", "pending", "final", "note"):
         t.add_column(c)
@@ -108,13 +93,13 @@ def status(workspace: Path = WS_ARG) -> None:
         note = "calibration" if r.flagged else ""
         t.add_row(r.item_id, r.kind or "", r.title or "", f"{r.grades}/{r.needed}", r.pending.replace(";", ", "),
                   r.final_grade or "–", note)
-    m.out.print(t)
+    out.print(t)
     if st.ready:
-        m.out.print("All items have their grades: the cycle can be run.")
+        out.print("All items have their grades: the cycle can be run.")
     else:
-        m.out.print(f"Missing before the cycle can be run ({len(st.missing)} items):")
+        out.print(f"Missing before the cycle can be run ({len(st.missing)} items):")
         for line in st.missing:
-            m.out.print(f"  {line}")
+            out.print(f"  {line}")
 
 
 @panel_app.command()
@@ -123,16 +108,13 @@ def report(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also render report.pdf."),
 ) -> None:
     """Final grades, items to calibrate, agreement (Krippendorff's alpha) and panelist severity: CSV and PDF."""
-    from merit import usecases
-
-    m = _main()
-    with m.user_errors():
-        with m.progress_bar() as bar:
-            rep = usecases.panel_report(workspace, pdf=pdf, progress=bar, on_wait=m.waiting)
+    with user_errors():
+        with progress_bar() as bar:
+            rep = usecases.panel_report(workspace, pdf=pdf, progress=bar, on_wait=waiting)
     items = rep.items
     alpha = "undefined" if rep.alpha.value is None else f"{rep.alpha.value:.3f}"
-    m.out.print(f"{int((items['n_grades'] > 0).sum())} of {len(items)} items graded, "
-                f"{int(items['flagged'].sum())} flagged for calibration; Krippendorff's alpha (ordinal) {alpha} "
-                f"over {rep.alpha.units} items.")
+    out.print(f"{int((items['n_grades'] > 0).sum())} of {len(items)} items graded, "
+              f"{int(items['flagged'].sum())} flagged for calibration; Krippendorff's alpha (ordinal) {alpha} "
+              f"over {rep.alpha.units} items.")
     for path in rep.files:
-        m.out.print(f"  {path}")
+        out.print(f"  {path}")

@@ -1,24 +1,38 @@
-"""Shared helpers: the real `merit` command and copies of fixture workspaces."""
+"""Shared helpers: the `merit` command (in-process, or as a real process), copies of fixture
+workspaces, and workspaces built once per test run and shared by every xdist worker."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from tests.merit_cli import MERIT, MeritResult, run_merit, run_merit_subprocess  # noqa: F401 (tests import them)
+
 FIXTURES = Path(__file__).parent / "fixtures"
-MERIT = Path(sys.executable).parent / "merit"
+
+# The test files that take longest, longest first.  xdist (``--dist loadfile``, see pyproject.toml)
+# hands each worker whole files in collection order: starting with the longest, the workers end
+# together.  A file not listed runs after these, in its usual order.  Re-rank with --durations.
+LONGEST_FIRST = ["test_outputs_pinned.py", "test_render.py", "test_cycles.py", "test_privacy.py",
+                 "test_writers.py", "test_full_metrics.py", "test_panel.py", "test_fairness.py",
+                 "test_packaging.py", "test_check_catches.py", "test_safety_sheets.py", "test_cli.py"]
 
 
-def run_merit(*args, timeout: int = 600, cwd=None) -> subprocess.CompletedProcess:
-    """Run the installed `merit` console script, as a user would."""
-    assert MERIT.exists(), f"merit executable not found next to the interpreter: {MERIT}"
-    return subprocess.run([str(MERIT), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+def pytest_collection_modifyitems(items):
+    """Longest files first (LONGEST_FIRST); inside a file, the tests that read the shared demo
+    workspace last, so that another worker has built it by then."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def order(pair):
+        index, item = pair
+        waits = "demo_ws" in getattr(item, "fixturenames", ()) and item.path.name != LONGEST_FIRST[0]
+        return rank.get(item.path.name, len(rank)), waits, index
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=order)]
 
 
 @pytest.fixture
@@ -29,7 +43,7 @@ def service_ws(tmp_path) -> Path:
     return dest
 
 
-def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+def assert_user_error(proc, *needles: str) -> None:
     """Exit code 2, a message naming what is wrong, and no traceback."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -45,18 +59,30 @@ def shared_dir(tmp_path_factory, name: str) -> tuple[Path, Path]:
     return base / name, base / f"{name}.lock"
 
 
-@pytest.fixture(scope="session")
-def demo_ws(tmp_path_factory) -> Path:
-    """``merit demo`` with PDFs, written once per test run and shared by all workers: read it, never change it."""
+def build_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder *name*, made by ``build(folder)`` once per test run whichever worker asks first;
+    the others wait for it.  Read it, never change it: copy it (``copy_of``) to change it."""
     from filelock import FileLock
 
-    from merit import usecases
-
-    dest, lock = shared_dir(tmp_path_factory, "demo")
-    done = dest / ".complete"
+    dest, lock = shared_dir(tmp_path_factory, name)
+    done = dest.with_name(f"{name}.complete")
     with FileLock(str(lock)):
         if not done.exists():
             shutil.rmtree(dest, ignore_errors=True)
-            usecases.demo(dest, pdf=True)
+            build(dest)
             done.write_text("")
     return dest
+
+
+def copy_of(src: Path, dest: Path) -> Path:
+    """A private copy of a shared workspace, to change."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def demo_ws(tmp_path_factory) -> Path:
+    """``merit demo`` with PDFs, written once per test run and shared by all workers: read it, never change it."""
+    from merit import usecases
+
+    return build_once(tmp_path_factory, "demo", lambda dest: usecases.demo(dest, pdf=True))

@@ -1,11 +1,11 @@
 """Business metrics of the default ruleset, checked against hand-computed numbers.
 
 The fixture workspace is ``tests/fixtures/service_ws``; every expected value
-below is derived by hand from SPEC.md's definitions in
+below is derived by hand from the metric definitions (docs/metrics.md) in
 ``tests/fixtures/service_ws/EXPECTED.md`` (never from the program's output),
 and the arithmetic is repeated as a comment next to each value.
 
-The tests run the real CLI (``merit run WS --no-pdf``) in a subprocess on a
+The tests run the CLI (``merit run WS --no-pdf``, in-process: tests/merit_cli.py) on a
 copy of the fixture and read ``out/metrics.csv`` / ``out/scores.csv``.
 
 Conventions asserted here (see EXPECTED.md, "Readings"):
@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import csv
 import shutil
-import subprocess
-import sys
 from fractions import Fraction as F
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_merit
+from tests.conftest import MeritResult, run_merit
 from tests.metrics_helpers import check_metric, index_metrics, read_csv_rows, scope_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "service_ws"
-MERIT = Path(sys.executable).parent / "merit"
 
-# What ``n`` of productivity counts.  SPEC: "the number of records behind it";
+# What ``n`` of productivity counts.  README (outputs): "the number of records behind it";
 # the records behind resolved/days are the resolved tickets (days from the
 # weekday calendar are not records).  Switch to "days" if the lead decides n
 # is the denominator (days worked) -- the numbers for both are below.
@@ -44,7 +41,7 @@ PRODUCTIVITY_N = "resolved"
 
 # --------------------------------------------------------------------------- helpers
 
-def _run(ws: Path) -> subprocess.CompletedProcess:
+def _run(ws: Path) -> MeritResult:
     return run_merit("run", ws, "--no-pdf")
 
 

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from merit.cli.main import app
-from tests.conftest import assert_user_error, run_merit
+from tests.conftest import assert_user_error, run_merit_subprocess
 
 runner = CliRunner()
 
@@ -471,7 +471,7 @@ def test_small_team_counts_every_level_as_the_baseline(service_ws):
 
 def test_the_real_command_exits_2_without_a_traceback(service_ws):
     set_levels(service_ws, {"A2": "P5"})
-    proc = run_merit("check", service_ws)
+    proc = run_merit_subprocess("check", service_ws)
     assert_user_error(proc, "agents.csv, line 3, field 'level'", "level 'P5' is not a key of "
                       "params.level_coefficients", "expected: one of P2, P3, P4")
     set_levels(service_ws, {"A2": "P2"})
@@ -482,5 +482,5 @@ def test_the_real_command_exits_2_without_a_traceback(service_ws):
             agg: count
             where: channel
         """)
-    proc = run_merit("run", service_ws, "--no-pdf")  # run checks what check checks
+    proc = run_merit_subprocess("run", service_ws, "--no-pdf")  # run checks what check checks
     assert_user_error(proc, "ext.yaml, line 7, column 12, field 'where'", "a filter must be true or false")

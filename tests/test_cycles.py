@@ -1,5 +1,8 @@
-"""Performance cycles through the real CLI: history, publish, restore, adjustments
+"""Performance cycles through the CLI: history, publish, restore, adjustments
 and revocation, trends, what-if, export, the workspace lock, and a killed run.
+
+The commands run in-process (tests/merit_cli.py); the lock and the killed run are
+about processes, so those tests start real `merit` processes.
 
 Expected numbers are worked out by hand from tests/fixtures/service_ws/EXPECTED.md
 and tests/fixtures/full_ws/EXPECTED.md (see the comments next to each).
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, MERIT, assert_user_error, run_merit
+from tests.conftest import FIXTURES, MERIT, MeritResult, assert_user_error, run_merit
 
 ALL_KPIS = ["fdr", "fcr", "bad_rate_service", "good_rate", "independent_closure", "productivity",
             "dts_p80_hours", "handoff_rate", "knowledge_points", "requirement_points", "innovation_points",
@@ -34,7 +37,7 @@ def digest(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+def ok(proc: MeritResult | subprocess.CompletedProcess):
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     return proc
 
@@ -422,9 +425,7 @@ def test_killed_run_leaves_outputs_and_history_intact(tmp_path):
     assert [(r["run_id"], r["run_by"]) for r in runs] == [(1, "first")] and runs[0]["current"]
 
     # the next run succeeds (no stale lock), and cleans up the killed run's staging folder
-    env = {**os.environ, "MERIT_LOCK_TIMEOUT": "5"}
-    done = subprocess.run([str(MERIT), "run", str(ws), "--no-pdf", "--by", "after"], capture_output=True,
-                          text=True, env=env, timeout=600)
+    done = run_merit("run", ws, "--no-pdf", "--by", "after", env={"MERIT_LOCK_TIMEOUT": "5"})
     assert done.returncode == 0, done.stderr
     assert not [p for p in ws.iterdir() if p.name.startswith(".out.")]
     runs = history_json(ws)

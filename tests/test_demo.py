@@ -13,7 +13,7 @@ import pytest
 from merit.demo import TABLE_COLUMNS, default_ticket_count, generate_workspace
 from merit.core.errors import MeritError
 
-# The input contract of SPEC.md, restated independently of engine/demo.py.
+# The input contract (docs/data.md, docs/contract.md), restated independently of the demo generator.
 CONTRACT = {
     "agents": "agent_id name team level role hired_on left_on cost_per_month",
     "tickets": "ticket_id customer_id channel created_at first_response_at resolved_at closed_at assignee "

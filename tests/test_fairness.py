@@ -1,7 +1,7 @@
 """Fair: no data is not a bad grade (issue 10).
 
 Every expected number is worked out by hand below from the definitions
-(SPEC.md's metric catalog, rulesets/default.yaml's scoring), never copied
+(docs/metrics.md's metric catalogue, rulesets/default.yaml's scoring), never copied
 from merit's output.
 
 The workspace `fair_ws` (September 2026, Asia/Shanghai; 2026-09-01 is a
@@ -191,7 +191,7 @@ def test_new_hire_with_too_little_data_is_not_rated(fair_ws):
 
 
 def test_unrated_agents_do_not_count_in_others_ranks_or_forced_distribution(fair_ws):
-    from merit.core.pipeline import run_cycle
+    from merit.cycles.run import run_cycle
 
     (fair_ws / "forced.yaml").write_text(
         "name: forced\nextends: default\nscoring:\n  forced_distribution: {A: 0.5, B: 0.5}\n", encoding="utf-8")

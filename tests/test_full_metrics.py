@@ -3,11 +3,11 @@ against hand-computed numbers.
 
 The fixture workspace is ``tests/fixtures/full_ws`` (period 2026-07-01 ..
 2026-09-30, Asia/Shanghai, 92 days); every expected value below is derived by
-hand from SPEC.md's definitions and the default parameters in
+hand from the metric definitions (docs/metrics.md) and the default parameters in
 ``tests/fixtures/full_ws/EXPECTED.md`` (never from the program's output), and
 the arithmetic is repeated as a comment next to each value.
 
-The tests run the real CLI (``merit run WS --no-pdf``) in a subprocess on a
+The tests run the CLI (``merit run WS --no-pdf``, in-process: tests/merit_cli.py) on a
 copy of the fixture and read ``out/metrics.csv`` and ``out/lists.csv``.
 
 Conventions asserted here (see EXPECTED.md, "Readings"):
@@ -24,18 +24,15 @@ Conventions asserted here (see EXPECTED.md, "Readings"):
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from fractions import Fraction as F
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_merit
+from tests.conftest import MeritResult, run_merit
 from tests.metrics_helpers import check_metric, index_metrics, read_csv_rows, scope_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "full_ws"
-MERIT = Path(sys.executable).parent / "merit"
 
 # The value of a credited sum (knowledge_points, requirement_points,
 # innovation_points, influence_points, influence_revenue) for an agent with no
@@ -47,7 +44,7 @@ EMPTY_SUM = 0
 
 # --------------------------------------------------------------------------- helpers
 
-def _run(ws: Path) -> subprocess.CompletedProcess:
+def _run(ws: Path) -> MeritResult:
     return run_merit("run", ws, "--no-pdf")
 
 
@@ -69,7 +66,7 @@ def _copy_fixture(root: Path) -> Path:
     return ws
 
 
-def _ok(proc: subprocess.CompletedProcess) -> None:
+def _ok(proc: MeritResult) -> None:
     if proc.returncode != 0:
         pytest.fail(f"merit run exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
 
@@ -525,7 +522,7 @@ def test_lists_exclude_customers_without_csat(full_lists):
     ids=["innovations", "influence", "requirements", "interceptions", "incidents", "costs", "timelog", "surveys"],
 )
 def test_missing_optional_table_leaves_metrics_undefined(tmp_path, filename, table, metrics, still):
-    """SPEC: 'a metric whose table is absent is undefined (and the report says why), not an error'."""
+    """docs/data.md: 'a metric whose table is absent is reported as undefined, not as an error'."""
     ws = _copy_fixture(tmp_path)
     (ws / "data" / filename).unlink()
     proc = _run(ws)

@@ -2,7 +2,11 @@
 
 The pinned digests were taken from ``merit demo`` (seed 7, 48 agents) at the
 commit before the code moved into packages; any change of behaviour, however
-small, shows here.  Left out: ``.merit/`` (the history database records
+small, shows here.  They were re-pinned once, when the support-domain
+knowledge moved from Python into ``rulesets/default.yaml`` (``panel:``,
+``corrections:``, ``scorecard:``): the ruleset file's digest is printed in
+``results.json`` and in every PDF's footer.  With that digest forced back to
+the old file's, every output was byte-identical to the first pins.  Left out: ``.merit/`` (the history database records
 times) and ``out/pdf/manifest.json``, whose per-PDF input digests include the
 renderer's own source code so that a changed renderer re-renders every PDF.
 """

@@ -6,7 +6,6 @@ Expected numbers are computed by hand in the comments."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +20,7 @@ from merit.panel.assignment import load_panel_data, plan_assignment
 from merit.panel.sheets import row_check
 
 from .conftest import FIXTURES, assert_user_error, run_merit
+from .panelist import fill_csv, fill_xlsx, read_csv, write_csv
 
 CYCLE = "2026-Q3-full-fixture"
 
@@ -47,46 +47,6 @@ panelists:
   - {id: B2, name: 韩梅}  # an agent (team beta)
 per_item: 3
 """
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def write_csv(path: Path, rows: list[dict], header: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=header)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def fill_xlsx(src: Path, dest: Path, grades: dict[str, str], comments: dict[str, str] | None = None) -> None:
-    """A panelist's work: open the issued XLSX, type grades (by item_id), save a copy."""
-    from openpyxl import load_workbook
-
-    wb = load_workbook(src)
-    sh = wb["Grading"]
-    head = [c.value for c in sh[1]]
-    gi, ii, ci = head.index("grade") + 1, head.index("item_id") + 1, head.index("comment") + 1
-    for r in range(2, sh.max_row + 1):
-        item = sh.cell(row=r, column=ii).value
-        if item in grades:
-            sh.cell(row=r, column=gi).value = grades[item]
-        if comments and item in comments:
-            sh.cell(row=r, column=ci).value = comments[item]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(dest)
-
-
-def fill_csv(src: Path, dest: Path, grades: dict[str, str]) -> None:
-    rows = read_csv(src)
-    header = list(rows[0].keys())
-    for r in rows:
-        if r["item_id"] in grades:
-            r["grade"] = grades[r["item_id"]]
-    write_csv(dest, rows, header)
 
 
 def sheet_row(panelist: str, item: str, kind: str, title: str, grade: str, *, check: str | None = None) -> dict:

@@ -155,7 +155,7 @@ def adjust(ws: Path, *args: str) -> None:
 
 
 def run_small_teams(root: Path, ruleset: str = RULESET) -> dict:
-    """The workspace above, adjusted and run through the real CLI (PDFs included): its
+    """The workspace above, adjusted and run through the CLI (PDFs included): its
     path and the text of every PDF."""
     ws = build_workspace(root, ruleset)
     first_ticket = {}

@@ -1,19 +1,22 @@
-"""Scorecard PDFs: real PDFs, read back with pdftotext as a reader would see them."""
+"""Scorecard PDFs: real PDFs, read back with pdftotext as a reader would see them.
+
+The hand-made fixture is run (and its PDFs rendered) once for the module; a test that changes
+it works on a copy.  merit runs in-process (tests/merit_cli.py)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
-import sys
 from itertools import permutations
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.conftest import copy_of, run_merit
+
 FIXTURE = Path(__file__).parent / "fixtures" / "service_ws"
-MERIT = Path(sys.executable).parent / "merit"
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 
@@ -21,10 +24,6 @@ pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppl
 def pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
                           text=True).stdout
-
-
-def merit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(MERIT), *args], capture_output=True, text=True, timeout=600)
 
 
 def copy_fixture(tmp: Path, name: str = "ws") -> Path:
@@ -35,7 +34,7 @@ def copy_fixture(tmp: Path, name: str = "ws") -> Path:
 
 def evaluated(ws: Path):
     from merit.core.evaluate import evaluate
-    from merit.core.pipeline import prepare
+    from merit.cycles.run import prepare_cycle as prepare
     from merit.core.scoring import score
 
     prep = prepare(ws)
@@ -45,9 +44,9 @@ def evaluated(ws: Path):
 
 @pytest.fixture(scope="module")
 def run_ws(tmp_path_factory) -> Path:
-    """The hand-made fixture, run once through the real CLI (PDFs on by default)."""
+    """The hand-made fixture, run once through the CLI (PDFs on by default): read it, never change it."""
     ws = copy_fixture(tmp_path_factory.mktemp("render"))
-    proc = merit("run", str(ws))
+    proc = run_merit("run", str(ws))
     assert proc.returncode == 0, proc.stderr
     return ws
 
@@ -145,7 +144,7 @@ def test_hostile_values_are_text(tmp_path):
     agents = agents.replace("B2,陈静,beta", "B2,{{ 7*7 }}{% if true %}陈静{% endif %},../beta</team>")
     agents = agents.replace("B1,刘洋,beta", "B1,刘洋,../beta</team>")
     (ws / "data" / "agents.csv").write_text(agents, encoding="utf-8")
-    proc = merit("run", str(ws))
+    proc = run_merit("run", str(ws))
     assert proc.returncode == 0, proc.stderr
     text = pdf_text(ws / "out" / "pdf" / "agents" / "A1.pdf")
     assert '张伟<img src="file:///etc/passwd">' in text
@@ -193,18 +192,38 @@ def test_autoescape_is_on():
 
 
 # ---------------------------------------------------------------- determinism and skip-unchanged
-def test_same_inputs_same_bytes(run_ws, tmp_path):
-    other = copy_fixture(tmp_path, "again")
-    proc = merit("render", str(other))
-    assert proc.returncode == 0, proc.stderr
-    for rel in ("agents/A1.pdf", "agents/B1.pdf", "teams/alpha.pdf", "manifest.json"):
-        assert (other / "out" / "pdf" / rel).read_bytes() == (run_ws / "out" / "pdf" / rel).read_bytes(), rel
-
-
-def test_unchanged_pdfs_are_not_rendered_again(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def rendered_again(tmp_path_factory):
+    """Another copy of the fixture, evaluated and rendered in this process with no previous PDFs,
+    counting the PDFs rendered: (workspace, pdf folder, names rendered, (prep, evaluation, scores))."""
     from merit.render import pdf as render
 
-    ws = copy_fixture(tmp_path)
+    ws = copy_fixture(tmp_path_factory.mktemp("again"))
+    calls: list[str] = []
+    real = render._render_job
+
+    def counting(job):
+        calls.append(Path(job[2]).name)
+        return real(job)
+
+    evaluation = evaluated(ws)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(render, "_render_job", counting)
+        render.render_into(*evaluation, ws.parent / "pdf1", workers=1, previous=None)
+    return ws, ws.parent / "pdf1", calls, evaluation
+
+
+def test_same_inputs_same_bytes(run_ws, rendered_again):
+    _ws, other, _calls, _evaluation = rendered_again
+    for rel in ("agents/A1.pdf", "agents/B1.pdf", "teams/alpha.pdf", "manifest.json"):
+        assert (other / rel).read_bytes() == (run_ws / "out" / "pdf" / rel).read_bytes(), rel
+
+
+def test_unchanged_pdfs_are_not_rendered_again(rendered_again, tmp_path, monkeypatch):
+    from merit.render import pdf as render
+
+    fixture_ws, first, first_calls, (prep, evaluation, scores) = rendered_again
+    assert len(first_calls) == 7  # no previous PDFs: every scorecard rendered
     calls: list[str] = []
     real = render._render_job
 
@@ -213,16 +232,12 @@ def test_unchanged_pdfs_are_not_rendered_again(tmp_path, monkeypatch):
         return real(job)
 
     monkeypatch.setattr(render, "_render_job", counting)
-    prep, evaluation, scores = evaluated(ws)
-    first = tmp_path / "pdf1"
-    render.render_into(prep, evaluation, scores, first, workers=1, previous=None)
-    assert len(calls) == 7
-    calls.clear()
     second = tmp_path / "pdf2"
     render.render_into(prep, evaluation, scores, second, workers=1, previous=first)
     assert calls == []
     assert (second / "agents" / "A1.pdf").read_bytes() == (first / "agents" / "A1.pdf").read_bytes()
     # One agent's name changes: that agent's and that team's PDFs are rendered again.
+    ws = copy_of(fixture_ws, tmp_path / "ws")
     agents = (ws / "data" / "agents.csv").read_text(encoding="utf-8").replace("刘洋", "刘洋洋")
     (ws / "data" / "agents.csv").write_text(agents, encoding="utf-8")
     prep, evaluation, scores = evaluated(ws)
@@ -230,28 +245,24 @@ def test_unchanged_pdfs_are_not_rendered_again(tmp_path, monkeypatch):
     assert sorted(calls) == ["B1.pdf", "beta.pdf"]
 
 
-def test_render_command_one_agent(run_ws):
-    before = (run_ws / "out" / "pdf" / "agents" / "A2.pdf").read_bytes()
-    proc = merit("render", str(run_ws), "--agent", "A1")
+def test_render_command_one_agent(run_ws, tmp_path):
+    ws = copy_of(run_ws, tmp_path / "ws")
+    before = (ws / "out" / "pdf" / "agents" / "A2.pdf").read_bytes()
+    proc = run_merit("render", str(ws), "--agent", "A1")
     assert proc.returncode == 0, proc.stderr
-    assert (run_ws / "out" / "pdf" / "agents" / "A2.pdf").read_bytes() == before  # carried over
-    assert (run_ws / "out" / "metrics.csv").is_file()  # the rest of out/ untouched
-    proc = merit("render", str(run_ws), "--team", "nope")
+    assert (ws / "out" / "pdf" / "agents" / "A2.pdf").read_bytes() == before  # carried over
+    assert (ws / "out" / "metrics.csv").is_file()  # the rest of out/ untouched
+    proc = run_merit("render", str(ws), "--team", "nope")
     assert proc.returncode == 2 and "unknown team 'nope'" in proc.stderr
 
 
 # ---------------------------------------------------------------- privacy
-def test_agent_pdf_names_no_other_agent(tmp_path):
-    from merit.demo import generate_workspace
-    from merit.render.pdf import render_into
-
-    ws = tmp_path / "demo"
-    generate_workspace(ws, agents=8, seed=11)
-    prep, evaluation, scores = evaluated(ws)
-    out = tmp_path / "pdf"
-    render_into(prep, evaluation, scores, out, previous=None)
-    people = scores.table[["agent_id", "name"]].astype(str).values.tolist()
-    texts = {aid: pdf_text(out / "agents" / f"{aid}.pdf") for aid, _ in people}
+def test_agent_pdf_names_no_other_agent(demo_ws):
+    """Every agent scorecard of the demo workspace (rendered once per test run) against every colleague."""
+    scores = pd.read_csv(demo_ws / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    people = scores[["agent_id", "name"]].values.tolist()
+    assert len(people) >= 8
+    texts = {aid: pdf_text(demo_ws / "out" / "pdf" / "agents" / f"{aid}.pdf") for aid, _ in people}
     names = dict(people)
     for me, other in permutations(names, 2):
         if names[other] in names[me] or other in me:
@@ -294,7 +305,7 @@ def test_adjustments_on_the_agents_own_scorecard_only(tmp_path):
     ws = copy_fixture(tmp_path)
     for args in (("--ticket", "T02", "--set", "bad_review_cause=product", "--reason", "crash was a product bug"),
                  ("--ticket", "T12", "--set", "assignee=B2", "--reason", "misrouted by the queue")):
-        proc = merit("adjust", str(ws), *args, "--by", "HR Li")
+        proc = run_merit("adjust", str(ws), *args, "--by", "HR Li")
         assert proc.returncode == 0, proc.stderr
     prep, evaluation, scores = evaluated(ws)
     render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1", "A2", "B1"], teams=[], workers=1,

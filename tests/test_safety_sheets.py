@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from merit.cli.main import app
 
 from .conftest import FIXTURES
+from .panelist import fill_xlsx
 
 runner = CliRunner()
 
@@ -166,30 +167,6 @@ def assigned(ws: Path) -> dict[str, list[str]]:
     for r in raw_dicts(ws / "panel" / "assignments.csv"):
         out.setdefault(unquoted(r["panelist"]), []).append(unquoted(r["item_id"]))
     return out
-
-
-def fill_xlsx(src: Path, dest: Path, grades: dict[str, str], comments: dict[str, str] | None = None,
-              *, comment_as_formula: bool = False) -> None:
-    """A panelist's work in Excel: grades and comments typed into the issued workbook.  The
-    comment cells are text-formatted (@) in the issued sheet, so Excel keeps a typed '=...' as
-    text: that is a text cell here (data type 's') unless *comment_as_formula*."""
-    from openpyxl import load_workbook
-
-    wb = load_workbook(src)
-    sh = wb["Grading"]
-    head = [c.value for c in sh[1]]
-    gi, ii, ci = head.index("grade") + 1, head.index("item_id") + 1, head.index("comment") + 1
-    for r in range(2, sh.max_row + 1):
-        item = sh.cell(row=r, column=ii).value
-        if item in grades:
-            sh.cell(row=r, column=gi).value = grades[item]
-        if comments and item in comments:
-            cell = sh.cell(row=r, column=ci)
-            cell.value = comments[item]
-            if not comment_as_formula:
-                cell.data_type = "s"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(dest)
 
 
 def replace_part(src: Path, dest: Path, part: str, data: bytes) -> None:

@@ -1,11 +1,12 @@
 """Writers are robust against each other, against being killed and against read-only folders.
 
-* every writer command takes the workspace lock in one place (engine/usecases.py), so five
+* every writer command takes the workspace lock in one place (engine/usecases/_writing.py), so five
   concurrent `merit panel collect` keep every grade;
 * killing `merit run` (SIGTERM, or SIGKILL of the parent) ends its render workers;
 * a read-only workspace, out/ or .merit/ is a clear error (exit 2) that leaves nothing behind.
 
-All through real `merit` processes.
+Concurrency, killing and permissions are about processes: those commands run as real `merit`
+processes; preparing a workspace (a first run, the sheets) runs in-process.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, MERIT, assert_user_error, run_merit
-from tests.test_panel import PANEL, fill_csv, fill_xlsx, make_ws, read_csv
+from tests.merit_cli import MeritProcess
+from tests.panelist import fill_csv, fill_xlsx, read_csv
+from tests.test_panel import PANEL, make_ws
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -77,11 +80,11 @@ def test_concurrent_panel_collects_keep_every_grade(tmp_path):
 
 
 def _lock_users() -> list[str]:
-    """Every module of merit (outside tests and engine/lock.py) that uses workspace_lock."""
+    """Every module of merit (outside tests and engine/core/lock.py) that uses workspace_lock."""
     found = []
     for path in sorted(REPO.rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()
-        if rel.startswith((".venv/", "tests/", "build/")) or "/site-packages/" in rel or rel == "engine/lock.py":
+        if rel.startswith((".venv/", "tests/", "build/")) or "/site-packages/" in rel or rel == "engine/core/lock.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
         for node in ast.walk(tree):
@@ -99,8 +102,8 @@ def _lock_users() -> list[str]:
 
 
 def test_only_the_use_case_layer_takes_the_workspace_lock():
-    assert (REPO / "engine" / "usecases.py").is_file()
-    assert _lock_users() == ["engine/usecases.py"]
+    assert (REPO / "engine" / "usecases" / "_writing.py").is_file()
+    assert _lock_users() == ["engine/usecases/_writing.py"]
 
 
 # ------------------------------------------------------------------ 2. a killed run ends its workers
@@ -199,30 +202,49 @@ def _unprivileged() -> list[str] | None:
     return None
 
 
-@pytest.fixture
-def ro_ws():
-    """A recorded run of the service fixture, owned by the unprivileged user who runs merit here
-    (outside pytest's private tmp folder, which that user cannot enter)."""
+@pytest.fixture(scope="module")
+def unprivileged_merit(tmp_path_factory):
+    """A real process running as a user whom file permissions stop, that runs merit commands;
+    skips if there is no such user here."""
     prefix = _unprivileged()
     if prefix is None:
         pytest.skip("running as root without setpriv: no way to run merit as a user that permissions stop")
+    merit = MeritProcess(prefix, log=tmp_path_factory.mktemp("unprivileged") / "stderr.txt")
+    try:
+        probe = merit("--version", cwd="/")
+        if probe.returncode != 0:
+            pytest.skip(f"cannot run merit as an unprivileged user here: {probe.stderr.strip()[:200]}")
+        yield merit
+    except RuntimeError as exc:  # the process could not start as that user
+        pytest.skip(f"cannot run merit as an unprivileged user here: {str(exc)[:300]}")
+    finally:
+        merit.close()
+
+
+@pytest.fixture(scope="module")
+def recorded_service_ws(tmp_path_factory) -> Path:
+    """The service fixture with one recorded run (by "first"), made once for the module."""
+    ws = tmp_path_factory.mktemp("recorded") / "ws"
+    shutil.copytree(FIXTURES / "service_ws", ws)
+    ok(run_merit("run", ws, "--no-pdf", "--by", "first"))
+    return ws
+
+
+@pytest.fixture
+def ro_ws(unprivileged_merit, recorded_service_ws):
+    """A recorded run of the service fixture, owned by the unprivileged user who runs merit here
+    (outside pytest's private tmp folder, which that user cannot enter)."""
     base = Path(tempfile.mkdtemp(prefix="merit-ro-"))
     base.chmod(0o755)
     ws = base / "ws"
-    shutil.copytree(FIXTURES / "service_ws", ws)
-    env = {**os.environ, "HOME": str(base), "MERIT_LOCK_TIMEOUT": "5"}
-    if prefix:
+    shutil.copytree(recorded_service_ws, ws, symlinks=True)
+    env = {"HOME": str(base), "MERIT_LOCK_TIMEOUT": "5"}
+    if os.geteuid() == 0:
         for p in [base, *base.rglob("*")]:
-            os.chown(p, NOBODY, NOBODY)
+            os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
 
-    def merit(*args) -> subprocess.CompletedProcess:
-        return subprocess.run([*prefix, str(MERIT), *map(str, args)], capture_output=True, text=True,
-                              timeout=600, env=env, cwd=base)
-    probe = merit("--version")
-    if probe.returncode != 0:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"cannot run merit as an unprivileged user here: {probe.stderr.strip()[:200]}")
-    ok(merit("run", ws, "--no-pdf", "--by", "first"))
+    def merit(*args):
+        return unprivileged_merit(*args, cwd=base, env=env)
     try:
         yield ws, merit
     finally:

@@ -1,63 +1,46 @@
-"""The whole cycle, stage by stage: what ``merit check`` and ``merit run`` do.
+"""The core pipeline, stage by stage: load → validate → compile → evaluate → score → write.
 
-load (workspace, ruleset) → validate (tables) → compile → evaluate → score →
-write.  Each stage lives in its own module; this one only strings them
-together and builds the manifest.
+Each stage lives in its own module; this one strings them together for the
+callers (the cycle lifecycle in merit.cycles.run, the use cases): it prepares
+a workspace (its ruleset compiled, its tables loaded and validated, then
+handed to the caller's table transforms), builds the manifest and the output
+files, and writes them to ``out/`` atomically.  It knows nothing of the
+history, adjustments or trends: those are the cycle lifecycle's.
 """
 
 from __future__ import annotations
 
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
+
+import pandas as pd
 
 from merit import __version__
-from merit.cycles import adjustments as _adjustments
-from merit.cycles import history as _history
-from merit.cycles import trends as _trends
 from merit.core.compile import Plan, compile_ruleset
-from merit.core.evaluate import Evaluation, evaluate
-from merit.core.outputs import (lists_csv, metrics_csv, metrics_long, results_document, scores_csv, set_manifest,
-                      staged_output, write_csv, write_json)
+from merit.core.evaluate import Evaluation
+from merit.core.files import staged_folder
+from merit.core.outputs import lists_csv, metrics_csv, results_document, scores_csv, write_csv, write_json
 from merit.core.ruleset import LoadedRuleset, load_ruleset
-from merit.core.scoring import Scores, score
+from merit.core.scoring import Scores
 from merit.core.tables import Tables, connect, load_tables
 from merit.core.workspace import Workspace, open_workspace
 
-Progress = Callable[[str], None]
+Progress = Callable[..., None]
+# Changes the loaded tables in place before anything reads them (e.g. the cycle's adjustments).
+TableTransform = Callable[[Tables, Workspace], None]
 
 
 @dataclass
 class Prepared:
+    """A workspace ready to evaluate: its ruleset compiled, its tables loaded and validated."""
+
     ws: Workspace
     loaded: LoadedRuleset
     plan: Plan
     tables: Tables
-    # the active adjustments applied to the tables (merit.cycles.adjustments.AppliedAdjustment, in id order)
-    adjustments: list = field(default_factory=list)
-    # previous cycles (merit.cycles.trends.PreviousCycle, oldest first) and the results.json "trends"
-    # section (None without previous cycles); set by run_cycle after scoring
-    previous: list = field(default_factory=list)
-    trends: dict | None = None
-    # input file name -> its SHA-256 (hex), being computed in the background (see hash_inputs)
-    digests: dict[str, Future] = field(default_factory=dict)
-
-    @property
-    def adjustments_by_agent(self) -> dict[str, list[dict]]:
-        """Agent id → the adjustments that touched that agent's numbers (dicts with a 'text' line)."""
-        return _adjustments.by_agent(self.adjustments)
-
-
-@dataclass
-class RunResult:
-    ws: Workspace
-    evaluation: Evaluation
-    scores: Scores
-    out_dir: Path
-    files: list[Path] = field(default_factory=list)
-    run_id: int | None = None  # the run's id in the workspace's history (None when not recorded)
 
 
 def load_workspace_ruleset(ws: Workspace, override: str | None = None) -> LoadedRuleset:
@@ -65,20 +48,18 @@ def load_workspace_ruleset(ws: Workspace, override: str | None = None) -> Loaded
 
 
 def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress | None = None,
-            adjustments: bool = True) -> Prepared:
-    """Open the workspace, load its ruleset and load and validate its tables."""
+            transforms: Sequence[TableTransform] = ()) -> Prepared:
+    """Open the workspace, load and compile its ruleset (or *ruleset*), load and validate its
+    tables, then apply *transforms* to them in order."""
     progress = progress or (lambda step: None)
     ws = open_workspace(path)
     progress("ruleset")
     loaded = load_workspace_ruleset(ws, ruleset)
     plan = compile_ruleset(loaded)
-    con = connect(ws.config.timezone)
-    tables = load_tables(ws, con, progress=lambda name: progress(f"load {name}"))
-    applied = []
-    if adjustments:
-        progress("adjustments")
-        applied = _adjustments.apply_active(tables, ws)
-    return Prepared(ws, loaded, plan, tables, applied)
+    tables = load_tables(ws, connect(ws.config.timezone), progress=lambda name: progress(f"load {name}"))
+    for transform in transforms:
+        transform(tables, ws)
+    return Prepared(ws, loaded, plan, tables)
 
 
 def hash_inputs(tables: Tables) -> dict[str, Future]:
@@ -101,14 +82,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest(prep: Prepared, evaluation: Evaluation) -> dict:
-    ws = prep.ws
-    cfg = ws.config
+def manifest(prep: Prepared, evaluation: Evaluation, digests: dict[str, Future] | None = None) -> dict:
+    """What produced the outputs: the cycle, the engine, the ruleset and the input files
+    (*digests*: the hashes started by hash_inputs; a file not among them is hashed now)."""
+    cfg = prep.ws.config
+    digests = digests or {}
     inputs = {}
     for name, src in sorted(prep.tables.sources.items()):
         inputs[name] = {
             "file": f"{cfg.data}/{src.path.name}",
-            "sha256": prep.digests[name].result() if name in prep.digests else file_sha256(src.path),
+            "sha256": digests[name].result() if name in digests else file_sha256(src.path),
             "rows_in_period": evaluation.cohort_sizes.get(name),
         }
     return {
@@ -122,63 +105,35 @@ def manifest(prep: Prepared, evaluation: Evaluation) -> dict:
                     "sha256": prep.loaded.sha256},
         "inputs": inputs,
         "missing_tables": sorted(prep.tables.missing),
-        "adjustments": [ap.adjustment.id for ap in prep.adjustments],
-        **({"previous": _trends.manifest_entries(prep.previous)} if prep.previous else {}),
     }
 
 
-def attach_trends(prep: Prepared, evaluation: Evaluation, scores: Scores, long=None) -> dict | None:
-    """Set ``prep.previous`` and ``prep.trends`` (the results.json "trends" section; None
-    without previous cycles).  For callers outside run_cycle, e.g. re-rendering PDFs."""
-    if not prep.previous:
-        prep.previous = _trends.load_previous(prep.ws)
-    prep.trends = _trends.compute(prep.ws, metrics_long(evaluation) if long is None else long, scores,
-                                  prep.previous)
-    return prep.trends
+@dataclass
+class Outputs:
+    """The files of ``out/`` before they are written."""
+
+    metrics: pd.DataFrame  # metrics.csv
+    scores: pd.DataFrame  # scores.csv
+    lists: pd.DataFrame  # lists.csv
+    results: dict  # results.json
 
 
-def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: str | None = None,
-              render_pdfs: Callable | None = None, by: str | None = None, record: bool = True) -> RunResult:
-    """Evaluate the cycle, write out/ atomically and record the run in the workspace's history.
+def outputs(evaluation: Evaluation, scores: Scores, long: pd.DataFrame, manifest: dict) -> Outputs:
+    """*long*: merit.core.outputs.metrics_long(evaluation), computed once by the caller."""
+    return Outputs(metrics_csv(long), scores_csv(scores), lists_csv(evaluation),
+                   results_document(evaluation, scores, long, manifest))
 
-    Call it with the workspace lock held: ``merit run`` comes through
-    merit.usecases.run, which takes it.  The history entry is written, in one
-    transaction, only after out/ was swapped in.
-    """
-    progress = progress or (lambda step: None)
-    started = _history.now_utc()
-    prep = prepare(path, ruleset=ruleset, progress=progress)
-    root = prep.ws.root
-    prep.previous = _trends.load_previous(prep.ws)  # before the work: a bad path fails fast
-    progress("evaluate")
-    evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
-    # Hashed while the steps below (mostly single-threaded Python) run; the manifest waits.
-    prep.digests = hash_inputs(prep.tables)
-    progress("score")
-    scores = score(evaluation)
-    long = metrics_long(evaluation)
-    attach_trends(prep, evaluation, scores, long)
-    progress("write")
-    files = []
-    with staged_output(prep.ws.out_dir) as stage:
-        write_csv(metrics_csv(long), stage / "metrics.csv")
-        write_csv(_trends.scores_columns(scores_csv(scores), prep.trends, scores), stage / "scores.csv")
-        write_csv(lists_csv(evaluation), stage / "lists.csv")
-        doc = results_document(evaluation, scores, long, None)
-        man = manifest(prep, evaluation)
-        set_manifest(doc, man)
-        doc["adjustments"] = [ap.to_dict() for ap in prep.adjustments]
-        if prep.trends is not None:
-            doc["trends"] = prep.trends
-        write_json(doc, stage / "results.json")
-        if render_pdfs is not None:
-            render_pdfs(prep, evaluation, scores, stage)
-        files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-    run_id = None
-    if record:
-        progress("history")
-        run_id = _history.record_run(root, out_dir=prep.ws.out_dir, manifest=man,
-                                     ruleset_ref=ruleset or prep.ws.config.ruleset,
-                                     by=_history.default_user(by), started_at=started,
-                                     adjustments=man["adjustments"], scores=scores)
-    return RunResult(prep.ws, evaluation, scores, prep.ws.out_dir, [prep.ws.out_dir / f for f in files], run_id)
+
+def write_outputs(files: Outputs, out_dir: Path, *,
+                  also: Callable[[Path], None] | None = None) -> list[Path]:
+    """Write *files* into a staging folder, call *also* (e.g. render the PDFs) on it, then swap
+    it in for *out_dir* at once.  Returns the paths of every file written, sorted."""
+    with staged_folder(out_dir) as stage:
+        write_csv(files.metrics, stage / "metrics.csv")
+        write_csv(files.scores, stage / "scores.csv")
+        write_csv(files.lists, stage / "lists.csv")
+        write_json(files.results, stage / "results.json")
+        if also is not None:
+            also(stage)
+        written = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+    return [out_dir / f for f in written]

@@ -2,14 +2,16 @@
 
 A ruleset is YAML.  ``extends:`` names a base (a shipped ruleset or a path
 relative to the extending file); the child's ``params``, ``tables``,
-``metrics``, ``lists``, ``rubric`` and ``scoring.kpis`` override the base's by
-id, field by field, and ``null`` removes an id.  Inside an id, a mapping of
-names (a table's ``dimensions``, ``join`` and ``columns``, a KPI's
-``by_level``, a rubric's grades, a parameter table) merges by key in the same
-way, so adding one dimension keeps the base's others.  Every field remembers
-the file and position it came from, so an error in a merged ruleset still
-points at the right line, and an error in a base names the ruleset that
-extends it.
+``metrics``, ``lists``, ``rubric``, ``corrections`` and ``scoring.kpis``
+override the base's by id, field by field, and ``null`` removes an id.
+Inside an id, a mapping of names (a table's ``dimensions``, ``join`` and
+``columns``, a KPI's ``by_level``, a rubric's grades, a correctable table's
+``fields``, a parameter table) merges by key in the same way, so adding one
+dimension keeps the base's others.  Every field remembers the file and
+position it came from, so an error in a merged ruleset still points at the
+right line, and an error in a base names the ruleset that extends it.  The
+support-domain sections (``panel``, ``corrections``, ``scorecard``) are
+modelled and cross-checked in :mod:`merit.core.ruleset_domain`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from merit.core.contract import contract
 from merit.core.errors import Origin, ProblemList, RulesetError
+from merit.core.ruleset_domain import CorrectionTable, PanelScale, Scorecard, cross_problems
 from merit.core.yamlpos import YamlDoc, load_yaml, load_yaml_text
 
 SCOPES = ("agent", "team", "org")
@@ -269,6 +273,11 @@ class Ruleset(_Model):
     rubric: dict[str, dict[str, str]] = {}
     scoring: Scoring = Scoring()
     privacy: Privacy = Privacy()
+    # The support domain the engine must not know itself (merit.core.ruleset_domain):
+    # the expert panel's scale, what an appeal may correct, the scorecard's sections.
+    panel: PanelScale | None = None
+    corrections: dict[str, CorrectionTable] = {}
+    scorecard: Scorecard = Scorecard()
 
 
 @dataclass
@@ -360,7 +369,7 @@ def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
     return load_yaml(path, str(path)), path.parent
 
 
-MERGED_BY_ID = ("params", "tables", "metrics", "lists", "rubric")
+MERGED_BY_ID = ("params", "tables", "metrics", "lists", "rubric", "corrections")
 
 
 def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
@@ -403,7 +412,16 @@ def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
     for doc in chain:
         digest.update(doc.file.encode())
         digest.update("\n".join(doc.lines).encode())
-    return LoadedRuleset(ruleset, [d.file for d in chain], digest.hexdigest(), origins, chain)
+    loaded = LoadedRuleset(ruleset, [d.file for d in chain], digest.hexdigest(), origins, chain)
+    problems = cross_problems(loaded, _contract_columns())
+    if problems:
+        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    return loaded
+
+
+def _contract_columns() -> dict[str, list[str]]:
+    """Input table name -> its column names, from the input-table contract."""
+    return {name: schema.names for name, schema in contract().tables.items()}
 
 
 # What one id of each merged section is: a model (its fields override one by one, its
@@ -415,6 +433,7 @@ _ENTRIES: dict[tuple, Any] = {
     ("metrics",): Metric,
     ("lists",): ListSpec,
     ("rubric",): "keys",
+    ("corrections",): CorrectionTable,
     ("scoring", "kpis"): Kpi,
 }
 

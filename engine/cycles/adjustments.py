@@ -1,7 +1,10 @@
 """Appeals and corrections: adjustments to input records, recorded with who, when and why.
 
 An adjustment sets one correctable field of one record (a ticket, or one
-panelist's grade of a knowledge item) to a new value.  It is stored in the
+panelist's grade of a knowledge item) to a new value.  Which tables and
+fields are correctable, how records are named and how each change is worded
+are the ruleset's ``corrections:`` (merit.core.ruleset_domain); what a value
+must look like is the input-table contract's.  It is stored in the
 workspace's history database (:mod:`merit.cycles.history`) with its author, time,
 reason and the value it replaces; the source files are never edited.  Every
 later run applies the *active* adjustments right after the typed tables are
@@ -29,24 +32,32 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
-from merit.cycles import history
+from merit.core.contract import contract
 from merit.core.errors import MeritError
-from merit.core.tables import EXPECTED, ORDERINGS, SCHEMAS, Tables, connect, load_tables
-from merit.core.workspace import Workspace, open_workspace
-
-# The fields an appeal may correct.  Ids, created_at (it decides the cohort)
-# and customer_id are facts of record, not judgements.
-CORRECTABLE: dict[str, tuple[str, ...]] = {
-    "tickets": ("bad_review_cause", "rating", "csat", "product_issue", "escalated", "reopened",
-                "first_response_at", "resolved_at", "closed_at", "assignee", "channel",
-                "handle_minutes", "wait_seconds"),
-    "grades": ("grade",),
-}
-KEYS: dict[str, tuple[str, ...]] = {"tickets": ("ticket_id",), "grades": ("item_id", "panelist")}
-
-
+from merit.core.ruleset import CorrectionTable, Ruleset, load_ruleset
+from merit.core.ruleset_domain import DEFAULT_CHANGE
+from merit.core.tables import EXPECTED, ORDERINGS, REQUIRED_TABLES, SCHEMAS, Tables, connect, load_tables
 # What a value must look like: the same rules as the input files (docs/data.md).
-from merit.core.tables import _DATE_RE, _FALSE, _FLOAT_RE, _INT_RE, _TRUE, _TS_RE  # noqa: E402
+from merit.core.tables import _DATE_RE, _FALSE, _FLOAT_RE, _INT_RE, _TRUE, _TS_RE
+from merit.core.workspace import Workspace, open_workspace
+from merit.cycles import history
+
+# Which fields of which tables an appeal may correct, and how a change is worded, are the
+# ruleset's `corrections:` (docs/rulesets.md); values are checked against the contract.
+Corrections = dict[str, CorrectionTable]
+
+
+def workspace_ruleset(ws: Workspace) -> Ruleset:
+    return load_ruleset(ws.config.ruleset, relative_to=ws.root).ruleset
+
+
+def __getattr__(name: str):
+    # Transitional: KEYS (table -> its record's key columns) is the shipped default ruleset's;
+    # code that has an Adjustment reads adjustment.key_columns, the cycle's ruleset's.
+    if name == "KEYS":
+        return {table: tuple(spec.keys) for table, spec in load_ruleset("default").ruleset.corrections.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _ARROW = {"string": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "timestamp": pa.timestamp("us"), "date": pa.date32()}
@@ -113,37 +124,32 @@ class Adjustment:
     revoked_at: str | None = None
     revoked_by: str | None = None
     revoke_reason: str | None = None
+    # how the ruleset names the record and words the change (None: a ruleset that no longer
+    # lets appeals correct this table; the wording is then generic)
+    wording: CorrectionTable | None = field(default=None, compare=False, repr=False)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
     @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns that identify the record (as many as ``keys``)."""
+        return tuple(self.wording.keys) if self.wording is not None else ()
+
+    @property
     def record(self) -> str:
-        if self.table == "grades":
-            return f"grade of {self.keys[0]} by {self.keys[1]}"
-        return f"ticket {self.keys[0]}"
+        if self.wording is not None:
+            return self.wording.record_text(self.keys)
+        return f"{self.table} record {', '.join(self.keys)}"
 
     def change_text(self) -> str:
-        """What the adjustment did, in words ("reclassified as product-caused", …)."""
-        before = self.before if self.before is not None else "empty"
-        after = self.after if self.after is not None else "empty"
-        special = {
-            ("bad_review_cause", "product"): "bad review reclassified as product-caused",
-            ("bad_review_cause", "service"): "bad review reclassified as service-caused",
-            ("product_issue", "true"): "marked as a product issue",
-            ("product_issue", "false"): "marked as not a product issue",
-            ("escalated", "true"): "marked as escalated",
-            ("escalated", "false"): "marked as not escalated",
-        }
-        if (self.field, self.after) in special:
-            what = special[(self.field, self.after)]
-        elif self.field == "grade":
-            what = f"grade changed from {before} to {after}"
-        elif self.field == "assignee":
-            what = f"reassigned from {before} to {after}"
+        """What the adjustment did, in the ruleset's words ("reclassified as product-caused", …)."""
+        spec = self.wording.fields.get(self.field) if self.wording is not None else None
+        if spec is not None:
+            what = spec.change_text(self.field, self.before, self.after)
         else:
-            what = f"{self.field} changed from {before} to {after}"
+            what = DEFAULT_CHANGE.format(field=self.field, before=self.before or "empty", after=self.after or "empty")
         return f"{self.record}: {what}"
 
     def text(self) -> str:
@@ -177,19 +183,23 @@ class AppliedAdjustment:
 
 
 # ------------------------------------------------------------------ reading
-def _from_row(row) -> Adjustment:
+def _from_row(row, corrections: Corrections) -> Adjustment:
     keys = (row["key1"],) if row["key2"] is None else (row["key1"], row["key2"])
     return Adjustment(row["adj_id"], row["table_name"], keys, row["field"], row["before"], row["after"],
                       row["reason"], row["created_by"], row["created_at"], row["revoked_at"], row["revoked_by"],
-                      row["revoke_reason"])
+                      row["revoke_reason"], wording=corrections.get(row["table_name"]))
 
 
-def list_adjustments(root: Path | str, *, active_only: bool = False) -> list[Adjustment]:
+def list_adjustments(root: Path | str, *, active_only: bool = False,
+                     corrections: Corrections | None = None) -> list[Adjustment]:
+    """The recorded adjustments, worded by *corrections* (default: the workspace's ruleset's)."""
     if not history.exists(root):
         return []
+    if corrections is None:
+        corrections = workspace_ruleset(open_workspace(root)).corrections
     with history.opened(root, readonly=True) as con:
         sql = "SELECT * FROM adjustments" + (" WHERE revoked_at IS NULL" if active_only else "") + " ORDER BY adj_id"
-        return [_from_row(r) for r in con.execute(sql)]
+        return [_from_row(r, corrections) for r in con.execute(sql)]
 
 
 # ------------------------------------------------------------------ validating values
@@ -262,20 +272,37 @@ def parse_set(assignment: str) -> tuple[str, str]:
 def record(path: Path | str, *, table: str, keys: tuple[str, ...], changes: list[tuple[str, str]],
            reason: str, by: str) -> list[Adjustment]:
     """Validate and record adjustments of one record (call with the workspace lock held)."""
-    if table not in CORRECTABLE:
-        raise AdjustmentError(f"records of '{table}' cannot be adjusted", expected="tickets or grades")
     if not reason or not reason.strip():
         raise AdjustmentError("an adjustment needs a reason (--reason TEXT): it is shown to the agent and audited")
     if not by or not by.strip():
         raise AdjustmentError("an adjustment needs its author (--by NAME)")
     if not changes:
         raise AdjustmentError("nothing to change: give --set FIELD=VALUE")
+    ws = open_workspace(path)
+    corrections = workspace_ruleset(ws).corrections
+    if table not in corrections:
+        raise AdjustmentError(f"records of '{table}' cannot be adjusted",
+                              expected=" or ".join(corrections) or "a table in the ruleset's corrections")
+    spec = corrections[table]
+    _check_changes(table, spec, changes)
+    loaded, rows = _current_record(ws, table, spec, keys, [name for name, _ in changes])
+    _check_record_values(loaded, ws, table, spec, changes, rows[0])
+    befores = {}
+    for name, _ in changes:
+        values = {_display(r[name], SCHEMAS[table].column(name).type, ws.zone) for r in rows}
+        befores[name] = values.pop() if len(values) == 1 else "; ".join(sorted(v or "empty" for v in values))
+    _refuse_second_adjustment(ws, table, keys, befores, corrections)
+    return _insert(ws, table, spec, keys, changes, befores, reason.strip(), by.strip())
+
+
+def _check_changes(table: str, spec: CorrectionTable, changes: list[tuple[str, str]]) -> None:
+    """Each change names a correctable field once, with a value the contract allows."""
     seen = set()
     for name, value in changes:
-        if name not in CORRECTABLE[table]:
+        if name not in spec.fields:
             raise AdjustmentError(
                 f"'{name}' is not a correctable field of {table}", field=name,
-                expected=f"one of {', '.join(CORRECTABLE[table])}")
+                expected=f"one of {', '.join(spec.fields)}")
         if name in seen:
             raise AdjustmentError(f"'{name}' is set twice", field=name)
         seen.add(name)
@@ -287,33 +314,38 @@ def record(path: Path | str, *, table: str, keys: tuple[str, ...], changes: list
         elif SCHEMAS[table].column(name).nonempty:
             raise AdjustmentError(f"{table}.{name} cannot be empty", field=name)
 
-    ws = open_workspace(path)
-    needed = {"agents", "tickets"} | ({"knowledge", "grades"} if table == "grades" else set())
-    sub = dataclasses.replace(ws, tables={k: v for k, v in ws.tables.items() if k in needed})
+
+def _needed_tables(table: str, spec: CorrectionTable) -> set[str]:
+    """The tables to load to check a record of *table*: the required ones, the table, the
+    table its records count through and every table they refer to."""
+    needed = set(REQUIRED_TABLES) | {table} | ({spec.through.table} if spec.through else set())
+    while True:
+        more = {target for src, _, target, _ in contract().references if src in needed} - needed
+        if not more:
+            return needed
+        needed |= more
+
+
+def _current_record(ws: Workspace, table: str, spec: CorrectionTable, keys: tuple, fields: list[str]):
+    """(the loaded tables, the record's rows with *fields* and the columns they must not precede)."""
+    sub = dataclasses.replace(ws, tables={k: v for k, v in ws.tables.items() if k in _needed_tables(table, spec)})
     if table not in sub.tables:
         raise AdjustmentError(f"the workspace has no {table} table to adjust",
                               file=ws.display(ws.data_dir), expected=f"{table}.csv, .parquet or .xlsx")
-    con = connect(ws.config.timezone)
-    loaded = load_tables(sub, con)
+    loaded = load_tables(sub, connect(ws.config.timezone))
     typed = loaded.tables[table]
-    key_cols = KEYS[table]
-    flt = ibis.and_(*[typed[k] == v for k, v in zip(key_cols, keys)])
-    fields = [name for name, _ in changes]
-    extra = [c for c in ("created_at", "assignee") if table == "tickets" and c not in fields]
-    rows = typed.filter(flt).select(*fields, *extra).to_pyarrow().to_pylist()
-    label = f"ticket '{keys[0]}'" if table == "tickets" else f"grade of item '{keys[0]}' by panelist '{keys[1]}'"
+    flt = ibis.and_(*[typed[k] == v for k, v in zip(spec.keys, keys)])
+    earlier = [e for t, later, e in ORDERINGS if t == table and later in fields and e not in fields]
+    rows = typed.filter(flt).select(*fields, *dict.fromkeys(earlier)).to_pyarrow().to_pylist()
     if not rows:
         where = loaded.sources[table].display
-        raise AdjustmentError(f"no {label} in {where}", file=where,
+        raise AdjustmentError(f"{spec.missing_text(keys)} in {where}", file=where,
                               expected="an id that appears in the data (ids are case-sensitive)")
-    _check_record_values(loaded, ws, table, changes, rows[0])
-    schema = SCHEMAS[table]
-    befores = {}
-    for name in fields:
-        values = {_display(r[name], schema.column(name).type, ws.zone) for r in rows}
-        befores[name] = values.pop() if len(values) == 1 else "; ".join(sorted(v or "empty" for v in values))
+    return loaded, rows
 
-    current = {(a.field): a for a in list_adjustments(ws.root, active_only=True)
+
+def _refuse_second_adjustment(ws: Workspace, table: str, keys: tuple, fields, corrections: Corrections) -> None:
+    current = {a.field: a for a in list_adjustments(ws.root, active_only=True, corrections=corrections)
                if a.table == table and tuple(a.keys) == tuple(keys)}
     for name in fields:
         if name in current:
@@ -322,6 +354,10 @@ def record(path: Path | str, *, table: str, keys: tuple[str, ...], changes: list
                 f"{a.record}'s {name} already has active adjustment #{a.id} "
                 f"({a.before or 'empty'} → {a.after or 'empty'}); revoke it first (merit revoke WS {a.id})",
                 field=name)
+
+
+def _insert(ws: Workspace, table: str, spec: CorrectionTable, keys: tuple, changes, befores: dict,
+            reason: str, by: str) -> list[Adjustment]:
     at = history.now_utc()
     made: list[Adjustment] = []
     with history.opened(ws.root) as hcon, history.transaction(hcon):
@@ -330,41 +366,41 @@ def record(path: Path | str, *, table: str, keys: tuple[str, ...], changes: list
             cur = hcon.execute(
                 "INSERT INTO adjustments(created_at, created_by, reason, table_name, key1, key2, field, before, after) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (at, by.strip(), reason.strip(), table, keys[0], keys[1] if len(keys) > 1 else None, name,
-                 befores[name], after))
-            adj = Adjustment(int(cur.lastrowid), table, tuple(keys), name, befores[name], after, reason.strip(),
-                             by.strip(), at)
-            history.add_event(hcon, "adjust", by.strip(), adj_id=adj.id, at=at, detail=adj.to_dict())
+                (at, by, reason, table, keys[0], keys[1] if len(keys) > 1 else None, name, befores[name], after))
+            adj = Adjustment(int(cur.lastrowid), table, tuple(keys), name, befores[name], after, reason, by, at,
+                             wording=spec)
+            history.add_event(hcon, "adjust", by, adj_id=adj.id, at=at, detail=adj.to_dict())
             made.append(adj)
     return made
 
 
-def _check_record_values(loaded: Tables, ws: Workspace, table: str, changes, row: dict) -> None:
-    """Checks that need the data: agents exist, times stay in order, the value parses in DuckDB."""
+def _check_record_values(loaded: Tables, ws: Workspace, table: str, spec: CorrectionTable, changes,
+                         row: dict) -> None:
+    """Checks that need the data: referenced ids exist, times stay in order, the value parses."""
     schema = SCHEMAS[table]
     for name, value in changes:
         text = value.strip()
         if not text:
             continue
+        for src, column, target, target_column in contract().references:
+            if (src, column) == (table, name) and target in loaded.tables:
+                ids = loaded.tables[target]
+                if int(ids.filter(ids[target_column] == text).count().execute()) == 0:
+                    raise AdjustmentError(f"{name} '{text}' is not an {target_column} in {target}", field=name,
+                                          expected=f"a {target_column} listed in {target} (or empty)")
         col = schema.column(name)
-        if table == "tickets" and name == "assignee":
-            agents = loaded.tables["agents"]
-            if int(agents.filter(agents.agent_id == text).count().execute()) == 0:
-                raise AdjustmentError(f"assignee '{text}' is not an agent_id in agents", field=name,
-                                      expected="an agent listed in agents (or empty)")
         if col.type in ("timestamp", "date"):
             try:
                 got = parse_value(table, name, text, ws.zone)
             except ValueError:
                 raise AdjustmentError(f"'{text}' is not a valid {table}.{name}", field=name,
                                       expected=EXPECTED.get(col.type)) from None
-            if col.type == "timestamp" and table == "tickets":
-                for t, later, earlier in ORDERINGS:
-                    if t == "tickets" and later == name and row.get(earlier) is not None and got < row[earlier]:
-                        raise AdjustmentError(
-                            f"{name} {text} would be before the ticket's {earlier} "
-                            f"{_display(row[earlier], 'timestamp', ws.zone)}", field=name,
-                            expected=f"{name} at or after {earlier}")
+            for t, later, earlier in ORDERINGS:
+                if (t, later) == (table, name) and row.get(earlier) is not None and got < row[earlier]:
+                    raise AdjustmentError(
+                        f"{name} {text} would be before the {spec.noun}'s {earlier} "
+                        f"{_display(row[earlier], schema.column(earlier).type, ws.zone)}", field=name,
+                        expected=f"{name} at or after {earlier}")
 
 
 def revoke(root: Path | str, adj_id: int, *, reason: str, by: str) -> Adjustment:
@@ -375,13 +411,14 @@ def revoke(root: Path | str, adj_id: int, *, reason: str, by: str) -> Adjustment
         raise AdjustmentError("a revocation needs its author (--by NAME)")
     if not history.exists(root):
         raise AdjustmentError(f"no adjustment #{adj_id}: this workspace has no adjustments")
+    corrections = workspace_ruleset(open_workspace(root)).corrections
     at = history.now_utc()
     with history.opened(root) as con, history.transaction(con):
         row = con.execute("SELECT * FROM adjustments WHERE adj_id = ?", (adj_id,)).fetchone()
         if row is None:
             raise AdjustmentError(f"no adjustment #{adj_id} in this workspace",
                                   expected="an id listed by `merit adjustments WS`")
-        adj = _from_row(row)
+        adj = _from_row(row, corrections)
         if not adj.active:
             raise AdjustmentError(f"adjustment #{adj_id} was already revoked on {adj.revoked_at} by {adj.revoked_by}")
         con.execute("UPDATE adjustments SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE adj_id = ?",
@@ -392,101 +429,128 @@ def revoke(root: Path | str, adj_id: int, *, reason: str, by: str) -> Adjustment
 
 
 # ------------------------------------------------------------------ applying
-def apply(tables: Tables, ws: Workspace, active: list[Adjustment]) -> list[AppliedAdjustment]:
+def apply(tables: Tables, ws: Workspace, active: list[Adjustment], ruleset: Ruleset) -> list[AppliedAdjustment]:
     """Apply *active* adjustments to the loaded typed tables, in place; report what each touched."""
     from merit.core.cohorts import period_bounds_utc
 
     applied: list[AppliedAdjustment] = []
-    con = tables.con
     for table in sorted({a.table for a in active}):
         adjs = sorted((a for a in active if a.table == table), key=lambda a: a.id)
         if table not in tables.tables:
             applied.extend(AppliedAdjustment(a, 0, [], False) for a in adjs)
             continue
+        spec = ruleset.corrections.get(table)
+        if spec is None:
+            raise AdjustmentError(f"adjustment #{adjs[0].id} corrects a record of {table}, which the ruleset's "
+                                  f"corrections no longer name", expected=f"revoke it (merit revoke WS {adjs[0].id}) "
+                                  f"or add {table} to corrections")
         # one adjustment per (record, field): the latest wins should two ever be active
         latest: dict[tuple, Adjustment] = {}
         for a in adjs:
             latest[(tuple(a.keys), a.field)] = a
-        schema = SCHEMAS[table]
-        key_cols = KEYS[table]
-        fields = sorted({f for _, f in latest})
         records = sorted({k for k, _ in latest})
-        data: dict[str, list] = {f"_k_{k}": [r[i] for r in records] for i, k in enumerate(key_cols)}
-        for f in fields:
-            data[f"_v_{f}"] = [latest[(r, f)].after if (r, f) in latest else None for r in records]
-            data[f"_s_{f}"] = [(r, f) in latest for r in records]
-        arrays = {}
-        for k, v in data.items():
-            if k.startswith("_s_"):
-                arrays[k] = pa.array(v, type=pa.bool_())
-            elif k.startswith("_v_"):
-                f = k[3:]
-                ctype = schema.column(f).type
-                arrays[f"_a_{f}"] = pa.array([parse_value(table, f, x, ws.zone) for x in v], type=_ARROW[ctype])
-            else:
-                arrays[k] = pa.array(v, type=pa.string())
-        adj = ibis.memtable(pa.table(arrays))
-        t = tables.tables[table]
-        joined = t.left_join(adj, [t[k] == adj[f"_k_{k}"] for k in key_cols])
-        cols = {}
-        for c in t.columns:
-            cols[c] = ibis.ifelse(joined[f"_s_{c}"].fill_null(False), joined[f"_a_{c}"].cast(t[c].type()),
-                                  joined[c]) if c in fields else joined[c]
-        rebuilt = joined.select(**cols).order_by("_row")
-        # Materialise the corrected table, then point the table's name at it (the
-        # original may be a table or a view, depending on how tables.py built it).
-        tmp = f"_adjusted_{table}"
-        con.raw_sql(f"DROP TABLE IF EXISTS {_ident(tmp)}")
-        con.create_table(tmp, rebuilt)
-        kind = con.raw_sql("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
-                           "AND table_schema = current_schema()", parameters=[table]).fetchone()
-        if kind is not None:
-            con.raw_sql(f"DROP {'VIEW' if 'VIEW' in str(kind[0]).upper() else 'TABLE'} {_ident(table)}")
-        con.raw_sql(f"CREATE VIEW {_ident(table)} AS SELECT * FROM {_ident(tmp)}")
-        tables.tables[table] = con.table(table)
-        applied.extend(_touched(tables, ws, table, adjs, records, period_bounds_utc(ws)))
+        _replace_table(tables, ws, table, spec.keys, latest, records)
+        applied.extend(_touched(tables, ws, ruleset, table, adjs, records, period_bounds_utc(ws)))
     applied.sort(key=lambda x: x.adjustment.id)
     return applied
 
 
-def _touched(tables: Tables, ws: Workspace, table: str, adjs: list[Adjustment], records: list[tuple],
-             bounds) -> list[AppliedAdjustment]:
-    """For each adjustment: how many rows it changed, whose numbers, whether inside the period."""
-    start, end = bounds
+def _replace_table(tables: Tables, ws: Workspace, table: str, key_cols: list[str], latest: dict,
+                   records: list[tuple]) -> None:
+    """Rebuild *table* as a left join with the adjusted values, and point its name at the result."""
+    schema = SCHEMAS[table]
+    fields = sorted({f for _, f in latest})
+    arrays = {f"_k_{k}": pa.array([r[i] for r in records], type=pa.string()) for i, k in enumerate(key_cols)}
+    for f in fields:
+        values = [latest[(r, f)].after if (r, f) in latest else None for r in records]
+        arrays[f"_a_{f}"] = pa.array([parse_value(table, f, x, ws.zone) for x in values],
+                                     type=_ARROW[schema.column(f).type])
+        arrays[f"_s_{f}"] = pa.array([(r, f) in latest for r in records], type=pa.bool_())
+    adj = ibis.memtable(pa.table(arrays))
+    con = tables.con
     t = tables.tables[table]
+    joined = t.left_join(adj, [t[k] == adj[f"_k_{k}"] for k in key_cols])
+    cols = {}
+    for c in t.columns:
+        cols[c] = ibis.ifelse(joined[f"_s_{c}"].fill_null(False), joined[f"_a_{c}"].cast(t[c].type()),
+                              joined[c]) if c in fields else joined[c]
+    rebuilt = joined.select(**cols).order_by("_row")
+    # Materialise the corrected table, then point the table's name at it (the
+    # original may be a table or a view, depending on how tables.py built it).
+    tmp = f"_adjusted_{table}"
+    con.raw_sql(f"DROP TABLE IF EXISTS {_ident(tmp)}")
+    con.create_table(tmp, rebuilt)
+    kind = con.raw_sql("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+                       "AND table_schema = current_schema()", parameters=[table]).fetchone()
+    if kind is not None:
+        con.raw_sql(f"DROP {'VIEW' if 'VIEW' in str(kind[0]).upper() else 'TABLE'} {_ident(table)}")
+    con.raw_sql(f"CREATE VIEW {_ident(table)} AS SELECT * FROM {_ident(tmp)}")
+    tables.tables[table] = con.table(table)
+
+
+def _touched(tables: Tables, ws: Workspace, ruleset: Ruleset, table: str, adjs: list[Adjustment],
+             records: list[tuple], bounds) -> list[AppliedAdjustment]:
+    """For each adjustment: how many rows it changed, whose numbers, whether inside the period.
+
+    Whose numbers: the agents the ruleset's ``tables:`` credits the record to, or with
+    ``through`` the record of that table it belongs to (a grade: the item's authors); a
+    reassignment (a change of the crediting column) touches the agent before it too."""
+    spec = ruleset.corrections[table]
+    t = tables.tables[table]
+    first = spec.keys[0]
+    graded = t.filter(t[first].isin(sorted({r[0] for r in records})))
+    counts = {tuple(r[k] for k in spec.keys): r["_n"] for r in
+              graded.group_by(*spec.keys).aggregate(_n=graded.count()).to_pyarrow().to_pylist()}
+    via = spec.through.table if spec.through else table
+    link = [spec.through.column] if spec.through else list(spec.keys)
+    cfg = ruleset.tables.get(via)
+    agent_col, period_col = (cfg.agent, cfg.period) if cfg is not None else (None, None)
+    credited = _credited_records(tables, via, link, agent_col, period_col, records, spec.keys)
     out = []
-    if table == "tickets":
-        ids = [r[0] for r in records]
-        rows = t.filter(t.ticket_id.isin(ids)).select("ticket_id", "assignee", "created_at").to_pyarrow().to_pylist()
-        info = {r["ticket_id"]: r for r in rows}
-        for a in adjs:
-            r = info.get(a.keys[0])
-            if r is None:
-                out.append(AppliedAdjustment(a, 0, [], False))
-                continue
-            agents = {r["assignee"]} | ({a.before} if a.field == "assignee" else set())
-            created = r["created_at"]
-            in_period = created is not None and start <= created < end
-            out.append(AppliedAdjustment(a, 1, sorted(x for x in agents if x), in_period))
-        return out
-    # grades: credited to the authors of the knowledge item
-    item_ids = sorted({r[0] for r in records})
-    graded = t.filter(t.item_id.isin(item_ids))
-    counts = {(r["item_id"], r["panelist"]): r["n"] for r in
-              graded.group_by("item_id", "panelist").aggregate(n=graded.count()).to_pyarrow().to_pylist()}
-    authors: dict[str, dict] = {}
-    if "knowledge" in tables.tables:
-        k = tables.tables["knowledge"]
-        for r in k.filter(k.item_id.isin(item_ids)).select("item_id", "authors", "published_on").to_pyarrow().to_pylist():
-            authors[r["item_id"]] = r
-    p_start, p_end = ws.config.period.start, ws.config.period.end
     for a in adjs:
         n = int(counts.get(tuple(a.keys), 0))
-        k = authors.get(a.keys[0])
-        agents = sorted(set(k["authors"] or [])) if k else []
-        in_period = bool(k) and k["published_on"] is not None and p_start <= k["published_on"] <= p_end
-        out.append(AppliedAdjustment(a, n, agents if n else [], in_period and n > 0))
+        found = credited.get(tuple(dict(zip(spec.keys, a.keys))[c] for c in link))
+        if not n:
+            out.append(AppliedAdjustment(a, 0, [], False))
+            continue
+        if found is None:
+            out.append(AppliedAdjustment(a, n, [], False))
+            continue
+        agents = _as_set(found.get(agent_col)) | ({a.before} if via == table and a.field == agent_col else set())
+        in_period = period_col is None or _in_period(found.get(period_col), ws, bounds)
+        out.append(AppliedAdjustment(a, n, sorted(x for x in agents if x), in_period))
     return out
+
+
+def _credited_records(tables: Tables, via: str, link: list[str], agent_col, period_col, records: list[tuple],
+                      keys: list[str]) -> dict[tuple, dict]:
+    """The rows of table *via* that the adjusted records count through, by their *link* columns."""
+    source = tables.tables.get(via)
+    if source is None:
+        return {}
+    wanted = sorted({dict(zip(keys, r))[link[0]] for r in records})
+    columns = list(dict.fromkeys(link + [c for c in (agent_col, period_col) if c and c in source.columns]))
+    rows = source.filter(source[link[0]].isin(wanted)).select(*columns).to_pyarrow().to_pylist()
+    return {tuple(r[c] for c in link): r for r in rows}
+
+
+def _as_set(value) -> set:
+    if value is None:
+        return set()
+    return set(value) if isinstance(value, (list, tuple)) else {value}
+
+
+def _in_period(value, ws: Workspace, bounds) -> bool:
+    """Whether a record's period value puts it in the cycle: an instant (naive UTC) within the
+    period's bounds, a date within its days, a 'YYYY-MM' month overlapping it."""
+    start, end = ws.config.period.start, ws.config.period.end
+    if value is None:
+        return False
+    if isinstance(value, _dt.datetime):
+        return bounds[0] <= value < bounds[1]
+    if isinstance(value, _dt.date):
+        return start <= value <= end
+    return f"{start:%Y-%m}" <= str(value) <= f"{end:%Y-%m}"
 
 
 def by_agent(applied: list[AppliedAdjustment]) -> dict[str, list[dict]]:
@@ -500,7 +564,11 @@ def by_agent(applied: list[AppliedAdjustment]) -> dict[str, list[dict]]:
     return dict(sorted(out.items()))
 
 
-def apply_active(tables: Tables, ws: Workspace) -> list[AppliedAdjustment]:
-    """Apply the workspace's active adjustments (none when it has no history database)."""
-    active = list_adjustments(ws.root, active_only=True)
-    return apply(tables, ws, active) if active else []
+def apply_active(tables: Tables, ws: Workspace, ruleset: Ruleset | None = None) -> list[AppliedAdjustment]:
+    """Apply the workspace's active adjustments (none when it has no history database), as
+    *ruleset* (default: the workspace's) declares its corrections."""
+    if not history.exists(ws.root):
+        return []
+    ruleset = ruleset if ruleset is not None else workspace_ruleset(ws)
+    active = list_adjustments(ws.root, active_only=True, corrections=ruleset.corrections)
+    return apply(tables, ws, active, ruleset) if active else []

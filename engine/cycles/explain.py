@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from merit.cycles.adjustments import KEYS, Adjustment
+from merit.core.compile import CompiledMetric
 from merit.core.errors import MeritError
 from merit.core.evaluate import Evaluator
-from merit.core.pipeline import prepare
+from merit.cycles.adjustments import KEYS, Adjustment
+from merit.cycles.run import prepare_cycle
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Explanation:
 
 
 def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=None) -> Explanation:
-    prep = prepare(workspace, progress=progress)
+    prep = prepare_cycle(workspace, progress=progress)
     plan = prep.plan
     if metric not in plan.metrics:
         raise MeritError(f"unknown metric '{metric}'", expected="one of " + ", ".join(plan.metrics))
@@ -48,49 +49,42 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
     report = Explanation(title=title)
     if cm.spec.description:
         report.summary.append(" ".join(cm.spec.description.split()))
-
     if cm.table is None:
-        evaluation = evaluator.run()
-        frame = evaluation.frame("agent")
-        row = frame[frame["id"] == agent]
-        value = row[metric].iloc[0] if metric in row and len(row) else None
-        report.summary.append(f"= {cm.spec.formula or 'standardised ' + str(cm.spec.metric)}")
-        deps = list(cm.deps)
-        records = pd.DataFrame({
-            "metric": deps,
-            "value": [row[d].iloc[0] if d in row and len(row) else None for d in deps],
-            "n": [row[f"{d}__n"].iloc[0] if f"{d}__n" in row and len(row) else None for d in deps],
-        })
-        report.summary.append(f"value: {_fmt(value)}")
-        report.records = records.astype(object).where(records.notna(), "")
+        _explain_from_metrics(report, cm, evaluator, agent)
         return report
-
     missing = [t for t in cm.tables if not evaluator._present(t)]
     if missing:
         report.summary.append(evaluator._missing_note(sorted(missing)))
         return report
+    _explain_records(report, prep, cm, evaluator, agent)
+    return report
+
+
+def _explain_from_metrics(report: Explanation, cm: CompiledMetric, evaluator: Evaluator, agent: str) -> None:
+    """A formula or a standardised metric: the values of the metrics it is computed from."""
+    evaluation = evaluator.run()
+    frame = evaluation.frame("agent")
+    row = frame[frame["id"] == agent]
+    value = row[cm.id].iloc[0] if cm.id in row and len(row) else None
+    report.summary.append(f"= {cm.spec.formula or 'standardised ' + str(cm.spec.metric)}")
+    deps = list(cm.deps)
+    records = pd.DataFrame({
+        "metric": deps,
+        "value": [row[d].iloc[0] if d in row and len(row) else None for d in deps],
+        "n": [row[f"{d}__n"].iloc[0] if f"{d}__n" in row and len(row) else None for d in deps],
+    })
+    report.summary.append(f"value: {_fmt(value)}")
+    report.records = records.astype(object).where(records.notna(), "")
+
+
+def _explain_records(report: Explanation, prep, cm: CompiledMetric, evaluator: Evaluator, agent: str) -> None:
+    """A metric of a table: the agent's records of the cycle, how each counted, adjustments marked."""
     cohort = evaluator.cohort(cm.table)
     mine = cohort.filter(cohort._agent == agent)
-    ctx = evaluator.ctx
-    cfg = plan.tables.get(cm.table)
-    columns: dict = {"line": mine._row}
-    if cfg is not None and cfg.key and cfg.key in mine.columns:
-        columns[cfg.key] = mine[cfg.key]
-    shown = []
-    for _, expr in cm.record_exprs():
-        for name in sorted(expr.names):
-            if name in mine.columns and name not in columns and name not in shown:
-                shown.append(name)
-    for name in shown:
-        columns[name] = mine[name]
-    read = set(columns)  # what the metric reads (and the record's line and key)
     adjusted = [ap.adjustment for ap in prep.adjustments if ap.records]
     own = [a for a in adjusted if a.table == cm.table]
-    # The record keys and the adjusted fields of this table, so an adjusted record is
-    # recognised and its changed value shown even where the metric does not read it.
-    for name in [k for a in own for k in KEYS[a.table]] + sorted({a.field for a in own}):
-        if name in mine.columns and name not in columns:
-            columns[name] = mine[name]
+    columns, read = _shown_columns(cm, mine, prep.plan.tables.get(cm.table), own)
+    ctx = evaluator.ctx
 
     def flag(expr):
         return expr.to_column(mine, ctx).fill_null(False)
@@ -115,38 +109,8 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
                               f"{len(df)} pass the filter: {cm.where.text}")
     else:
         report.summary.append(f"{total_rows} record(s) of table {cm.table} for this agent in the cycle")
-    source = prep.tables.sources.get(cm.table)
-    if source is not None:
-        report.summary.append(f"source: {source.display} (line = line in that file)")
-        lines = prep.tables.line_of(cm.table, df["line"].to_numpy()) if len(df) else []
-        df["line"] = list(lines)
-    else:  # a table merit builds (roster_days): no file, so no line
-        report.summary.append(f"source: {cm.table}, built by merit from "
-                              f"{prep.tables.sources['agents'].display} and the period's calendar")
-        df = df.drop(columns=["line"])
-    if cm.agg == "ratio":
-        num = df["numerator"].astype(bool) & df["denominator"].astype(bool)
-        den = df["denominator"].astype(bool)
-        df["counted"] = "denominator only"
-        df.loc[num, "counted"] = "numerator and denominator"
-        df.loc[~den, "counted"] = "excluded from both"
-        if cm.numerator is not None:
-            report.summary.append(f"numerator: {cm.numerator.text}")
-        if cm.denominator is not None:
-            report.summary.append(f"denominator: {cm.denominator.text}")
-        if cm.numerator_value is not None:
-            numerator = pd.to_numeric(df.loc[num, "numerator_value"]).sum()
-        else:
-            numerator = int(num.sum())
-        denominator = int(den.sum())
-        value = numerator / denominator if denominator else None
-        report.summary.append(f"value: {_fmt(numerator)} / {denominator} = {_fmt(value)}")
-        excluded = int((~den).sum())
-        if excluded:
-            report.summary.append(f"{excluded} record(s) excluded from the denominator")
-        df = df.drop(columns=[c for c in ("numerator", "denominator") if c in df])
-    else:
-        report.summary.append(f"aggregation: {cm.agg}" + (f" of {cm.value.text}" if cm.value else ""))
+    df = _with_source_lines(report, prep.tables, cm.table, df)
+    df = _how_counted(report, cm, df)
     zone = prep.ws.config.timezone
     records = _as_text(df, types, zone)
     records = _mark_adjustments(records, own, [a for a in adjusted if a.table != cm.table], read)
@@ -154,7 +118,69 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
         report.summary.append(f"times are local to {zone} (the cycle's time zone)")
     records.columns = [f"{c} ({zone})" if c in types and types[c].is_timestamp() else c for c in records.columns]
     report.records = records
-    return report
+
+
+def _shown_columns(cm: CompiledMetric, mine, cfg, own: list[Adjustment]) -> tuple[dict, set[str]]:
+    """The columns listed for each record: its line and key, what the metric reads, and the keys and
+    fields of this table's adjustments; and the names of those the metric reads (with line and key)."""
+    columns: dict = {"line": mine._row}
+    if cfg is not None and cfg.key and cfg.key in mine.columns:
+        columns[cfg.key] = mine[cfg.key]
+    shown = []
+    for _, expr in cm.record_exprs():
+        for name in sorted(expr.names):
+            if name in mine.columns and name not in columns and name not in shown:
+                shown.append(name)
+    for name in shown:
+        columns[name] = mine[name]
+    read = set(columns)
+    # The record keys and the adjusted fields of this table, so an adjusted record is
+    # recognised and its changed value shown even where the metric does not read it.
+    for name in [k for a in own for k in KEYS[a.table]] + sorted({a.field for a in own}):
+        if name in mine.columns and name not in columns:
+            columns[name] = mine[name]
+    return columns, read
+
+
+def _with_source_lines(report: Explanation, tables, table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Record indexes turned into the lines of the table's file (a table merit builds has none)."""
+    source = tables.sources.get(table)
+    if source is not None:
+        report.summary.append(f"source: {source.display} (line = line in that file)")
+        lines = tables.line_of(table, df["line"].to_numpy()) if len(df) else []
+        df["line"] = list(lines)
+        return df
+    report.summary.append(f"source: {table}, built by merit from "
+                          f"{tables.sources['agents'].display} and the period's calendar")
+    return df.drop(columns=["line"])
+
+
+def _how_counted(report: Explanation, cm: CompiledMetric, df: pd.DataFrame) -> pd.DataFrame:
+    """A ratio's records marked as counted in the numerator, the denominator or neither, with the
+    sums; another aggregation named."""
+    if cm.agg != "ratio":
+        report.summary.append(f"aggregation: {cm.agg}" + (f" of {cm.value.text}" if cm.value else ""))
+        return df
+    num = df["numerator"].astype(bool) & df["denominator"].astype(bool)
+    den = df["denominator"].astype(bool)
+    df["counted"] = "denominator only"
+    df.loc[num, "counted"] = "numerator and denominator"
+    df.loc[~den, "counted"] = "excluded from both"
+    if cm.numerator is not None:
+        report.summary.append(f"numerator: {cm.numerator.text}")
+    if cm.denominator is not None:
+        report.summary.append(f"denominator: {cm.denominator.text}")
+    if cm.numerator_value is not None:
+        numerator = pd.to_numeric(df.loc[num, "numerator_value"]).sum()
+    else:
+        numerator = int(num.sum())
+    denominator = int(den.sum())
+    value = numerator / denominator if denominator else None
+    report.summary.append(f"value: {_fmt(numerator)} / {denominator} = {_fmt(value)}")
+    excluded = int((~den).sum())
+    if excluded:
+        report.summary.append(f"{excluded} record(s) excluded from the denominator")
+    return df.drop(columns=[c for c in ("numerator", "denominator") if c in df])
 
 
 def _as_text(df: pd.DataFrame, types: dict, zone: str) -> pd.DataFrame:

@@ -186,7 +186,7 @@ def default_user(by: str | None = None) -> str:
             return value.strip()
     try:
         return getpass.getuser()
-    except Exception:  # pragma: no cover - no passwd entry
+    except (KeyError, OSError, ImportError):  # pragma: no cover - no passwd entry (KeyError before 3.13), no pwd
         return "unknown"
 
 

@@ -22,6 +22,7 @@ from merit.core.evaluate import evaluate
 from merit.core.outputs import fmt_numbers, round_sig, write_csv
 from merit.core.ruleset import load_ruleset
 from merit.core.scoring import Scores, score
+from merit.cycles.run import prepare_cycle
 
 CHANGE_COLUMNS = ["agent_id", "name", "team", "level", "total_before", "total_after", "total_change",
                   "grade_before", "grade_after", "rank_before", "rank_after", "rank_change"]
@@ -139,10 +140,8 @@ def compare(before: Scores, after: Scores) -> pd.DataFrame:
 
 
 def what_if(path: Path | str, other: str, *, base: str | None = None, progress=None) -> WhatIf:
-    from merit.core.pipeline import prepare
-
     progress = progress or (lambda *a, **k: None)
-    prep = prepare(path, ruleset=base, progress=progress)
+    prep = prepare_cycle(path, ruleset=base, progress=progress)
     progress("evaluate (current ruleset)")
     before = score(evaluate(prep.plan, prep.tables, prep.ws))
     loaded = load_ruleset(_resolve_ref(other), relative_to=prep.ws.root)

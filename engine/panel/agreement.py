@@ -1,12 +1,16 @@
 """Statistics of an expert panel's grades: final grades, agreement, severity.
 
-Grades are ordinal labels ranked by an order given worst first (the default
-``C < B < A < S``).  Everything here works on small pandas frames of
-``item_id, panelist, grade`` (one row per grade) and is vectorised with numpy
-and pandas: no loop over grades.
+Grades are ordinal labels ranked by the ruleset's scale given worst first
+(``panel.grades`` of the ruleset is best first; without an order the shipped
+default ruleset's scale is used).  Everything here works on small pandas
+frames of ``item_id, panelist, grade`` (one row per grade) and is vectorised
+with numpy and pandas: no loop over grades.
 
-* **Final grade** of an item: the median of its grades on the order; with an
-  even count the lower of the two middle grades (never their mean).
+* **Final grade** of an item (:func:`final_grades`, the one implementation of
+  the rule in Python): the median of its grades on the order; with an even
+  count the lower of the two middle grades (never their mean).  The ruleset's
+  derived column ``panel.final_grade`` (``median_low`` on the same order)
+  computes the same for the metrics.
 * **Spread**: best grade rank − worst grade rank, in steps; an item whose
   grades spread over ``flag_spread`` (default 2) steps or more is flagged for
   a calibration discussion.
@@ -24,47 +28,76 @@ and pandas: no loop over grades.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-DEFAULT_ORDER = ("C", "B", "A", "S")  # worst first
 DEFAULT_FLAG_SPREAD = 2
 
 
-def ranks(grades, order=DEFAULT_ORDER) -> np.ndarray:
+@lru_cache(maxsize=1)
+def default_order() -> tuple[str, ...]:
+    """The shipped default ruleset's scale, worst first (for callers that give no order)."""
+    from merit.core.ruleset import load_ruleset
+
+    return load_ruleset("default").ruleset.panel.worst_first
+
+
+def _order(order) -> tuple[str, ...]:
+    return tuple(order) if order is not None else default_order()
+
+
+def ranks(grades, order=None) -> np.ndarray:
     """1-based ranks of grade labels on *order* (worst = 1); NaN for labels not in it."""
-    rank = {g: i + 1 for i, g in enumerate(order)}
+    rank = {g: i + 1 for i, g in enumerate(_order(order))}
     return pd.Series(grades, dtype="object").map(rank).astype("float64").to_numpy()
 
 
-def median_low(grades, order=DEFAULT_ORDER) -> str | None:
-    """The final grade of one item: the median on *order*, the lower middle one on an even count."""
-    r = np.sort(ranks(list(grades), order))
-    r = r[~np.isnan(r)]
-    if r.size == 0:
-        return None
-    return order[int(r[(r.size - 1) // 2]) - 1]
+def _ranked(grades: pd.DataFrame, order) -> pd.DataFrame:
+    """The grades on the order (``r``, worst = 1), sorted by item and rank, worst first;
+    labels not on the order are left out."""
+    g = grades[["item_id", "grade"]].copy()
+    g["r"] = ranks(g["grade"], order)
+    return g.dropna(subset=["r"]).sort_values(["item_id", "r"], ascending=[True, True], kind="stable")
 
 
-def item_summary(grades: pd.DataFrame, order=DEFAULT_ORDER, flag_spread: int = DEFAULT_FLAG_SPREAD) -> pd.DataFrame:
+def final_ranks(ranked: pd.DataFrame) -> pd.Series:
+    """THE final-grade rule, on grades ranked and sorted by :func:`_ranked`: per item the
+    median rank, the lower middle one on an even count (worst first: position (n - 1) // 2)."""
+    grp = ranked.groupby("item_id", sort=True)
+    pos = grp.cumcount()
+    cnt = grp["r"].transform("size")
+    return ranked[pos == (cnt - 1) // 2].set_index("item_id")["r"]
+
+
+def final_grades(grades: pd.DataFrame, order=None) -> pd.Series:
+    """Each graded item's final grade (a Series of labels indexed by item_id)."""
+    order = _order(order)
+    final = final_ranks(_ranked(grades, order))
+    return pd.Series(np.asarray(order, dtype=object)[final.astype(int).to_numpy() - 1], index=final.index,
+                     name="final_grade", dtype=object)
+
+
+def median_low(grades, order=None) -> str | None:
+    """The final grade of one item (:func:`final_grades` of its grades)."""
+    frame = pd.DataFrame({"item_id": 0, "grade": pd.Series(list(grades), dtype="object")})
+    final = final_grades(frame, order)
+    return final.iloc[0] if len(final) else None
+
+
+def item_summary(grades: pd.DataFrame, order=None, flag_spread: int = DEFAULT_FLAG_SPREAD) -> pd.DataFrame:
     """Per item: n (grades), grades (best first, ``;``-joined), final_grade, best_grade,
     worst_grade, spread (steps) and flagged (spread ≥ *flag_spread*); sorted by item_id."""
     cols = ["item_id", "n", "grades", "final_grade", "best_grade", "worst_grade", "spread", "flagged"]
-    g = grades[["item_id", "grade"]].copy()
-    g["r"] = ranks(g["grade"], order)
-    g = g.dropna(subset=["r"])
+    order = _order(order)
+    g = _ranked(grades, order)
     if g.empty:
         return pd.DataFrame(columns=cols)
-    g = g.sort_values(["item_id", "r"], ascending=[True, True], kind="stable")
     grp = g.groupby("item_id", sort=True)
-    g["pos"] = grp.cumcount()
-    g["cnt"] = grp["r"].transform("size")
-    # worst first: the lower middle of an even count is at (cnt - 1) // 2
-    final = g[g["pos"] == (g["cnt"] - 1) // 2].set_index("item_id")["r"]
     out = pd.DataFrame({
         "n": grp.size(),
-        "final_r": final,
+        "final_r": final_ranks(g),
         "best_r": grp["r"].max(),
         "worst_r": grp["r"].min(),
         "grades": g.sort_values(["item_id", "r"], ascending=[True, False], kind="stable")
@@ -132,8 +165,9 @@ def krippendorff_alpha_ordinal(counts: np.ndarray) -> Alpha:
     return Alpha(1.0 - d_o / d_e, units, int(round(n)), d_o, d_e)
 
 
-def count_matrix(grades: pd.DataFrame, order=DEFAULT_ORDER) -> np.ndarray:
+def count_matrix(grades: pd.DataFrame, order=None) -> np.ndarray:
     """Units (items) × values (grades, worst first) counts."""
+    order = _order(order)
     g = grades[["item_id", "grade"]].copy()
     g = g[g["grade"].isin(order)]
     if g.empty:
@@ -142,15 +176,16 @@ def count_matrix(grades: pd.DataFrame, order=DEFAULT_ORDER) -> np.ndarray:
     return tab.reindex(columns=list(order), fill_value=0).to_numpy(dtype="float64")
 
 
-def panel_alpha(grades: pd.DataFrame, order=DEFAULT_ORDER) -> Alpha:
+def panel_alpha(grades: pd.DataFrame, order=None) -> Alpha:
     return krippendorff_alpha_ordinal(count_matrix(grades, order))
 
 
-def panelist_stats(grades: pd.DataFrame, order=DEFAULT_ORDER) -> pd.DataFrame:
+def panelist_stats(grades: pd.DataFrame, order=None) -> pd.DataFrame:
     """Per panelist: graded (all their grades), compared (grades on items with ≥ 2 grades),
     severity (mean final rank − own rank over the compared ones; positive = stricter),
     mean_abs_distance and disagreement_rate (share of compared grades ≠ the final grade)."""
     cols = ["panelist", "graded", "compared", "severity", "mean_abs_distance", "disagreement_rate"]
+    order = _order(order)
     g = grades[["item_id", "panelist", "grade"]].copy()
     g["r"] = ranks(g["grade"], order)
     g = g.dropna(subset=["r"])

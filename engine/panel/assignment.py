@@ -24,7 +24,6 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +31,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from merit.panel.agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER
-from merit.core.errors import DataError, MeritError, ProblemList, WorkspaceError
+from merit.panel.agreement import DEFAULT_FLAG_SPREAD
+from merit.core.errors import DataError, MeritError, RulesetError, WorkspaceError, raise_collected
+from merit.core.files import write_atomic
 from merit.core.workspace import Workspace, open_workspace
 from merit.core.xlsx import csv_safe, restore_text
 from merit.core.yamlpos import YamlDoc, load_model
@@ -42,7 +42,8 @@ PANEL_FILE = "panel.yaml"
 ASSIGNMENTS = "assignments.csv"
 AUDIT = "audit.csv"
 ASSIGNMENT_COLUMNS = ["item_id", "panelist", "round"]
-GRADES = ("S", "A", "B", "C")  # the grades.grade contract, best first
+
+
 
 
 # ------------------------------------------------------------------ panel.yaml
@@ -139,8 +140,7 @@ def load_panel(ws: Workspace) -> Panel:
                                        field="sheets",
                                        expected="a folder inside the workspace, outside out/, .merit/ and the "
                                                 "data folder, such as panel"))
-    if problems:
-        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    raise_collected(problems)
     return Panel(config=config, doc=doc, file=display, folder=ws.root / folder)
 
 
@@ -186,9 +186,14 @@ class PanelData:
     grades: pd.DataFrame  # item_id, panelist, grade, graded_at, comment, line
     assignments: pd.DataFrame  # item_id, panelist, round
     grades_file: Path | None  # data/grades.csv (None: no grades yet)
-    order: tuple[str, ...] = DEFAULT_ORDER  # grades worst first
+    order: tuple[str, ...]  # the ruleset's panel grades, worst first
     flag_spread: int = DEFAULT_FLAG_SPREAD
     rubric: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> tuple[str, ...]:
+        """The ruleset's panel grades, best first (the grades a sheet may hold)."""
+        return tuple(reversed(self.order))
 
     def panelist_team(self) -> dict[str, str | None]:
         """Each panelist's team: panel.yaml's, else the agent's team when the id is an agent_id."""
@@ -212,17 +217,14 @@ def _ruleset_settings(ws: Workspace) -> tuple[tuple[str, ...], int, dict]:
 
 
 def ruleset_grade_settings(rs) -> tuple[tuple[str, ...], int, dict]:
-    """Grade order (worst first), flag spread and rubric of a loaded ruleset."""
-    order = DEFAULT_ORDER
-    derived = rs.tables.get("item_grades")
-    if derived is not None and "final_grade" in derived.columns and derived.columns["final_grade"].order:
-        order = tuple(derived.columns["final_grade"].order)
-    rank = rs.params.get("grade_rank")
-    if isinstance(rank, dict) and rank and all(isinstance(v, (int, float)) for v in rank.values()):
-        order = tuple(sorted(rank, key=lambda g: rank[g]))
-    spread = rs.params.get("panel_flag_spread", DEFAULT_FLAG_SPREAD)
-    spread = int(spread) if isinstance(spread, (int, float)) and not isinstance(spread, bool) else DEFAULT_FLAG_SPREAD
-    return order, spread, dict(rs.rubric or {})
+    """Grade order (worst first), flag spread and rubric of a loaded ruleset (its ``panel:``)."""
+    scale = rs.panel
+    if scale is None:
+        raise RulesetError("the ruleset declares no panel scale, so the expert panel cannot grade with it",
+                           field="panel", expected="panel: {grades: [S, A, B, C]} (best first; see docs/panel.md), "
+                                                   "or extends: default")
+    spread = rs.params.get(scale.flag_spread, DEFAULT_FLAG_SPREAD) if scale.flag_spread else DEFAULT_FLAG_SPREAD
+    return scale.worst_first, int(spread), dict(rs.rubric or {})
 
 
 def load_panel_data(workspace: Path | str | Workspace, progress=None) -> PanelData:
@@ -278,7 +280,7 @@ def _check_duplicate_grades(grades: pd.DataFrame, display: str) -> None:
                           f"(first on line {f})", file=display, line=int(r.line), field="panelist",
                           expected="one grade per item and panelist (a regrade replaces the earlier one)")
                 for r, f in zip(later.itertuples(), first[later.index])]
-    raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    raise_collected(problems)
 
 
 def read_assignments(panel: Panel, ws: Workspace) -> pd.DataFrame:
@@ -384,26 +386,7 @@ def plan_assignment(data: PanelData) -> Assignment:
         load[pick] += 1
         if len(pick) < need[i]:
             shortfalls.append((items[i], k, int(have[i] + len(pick))))
-    # Repair: move a new assignment from a most-loaded to a least-loaded eligible panelist
-    # while loads differ by 2 or more (each move lowers Σ load², so this ends).
-    while True:
-        moved = False
-        for hi in np.argsort(-load, kind="stable"):
-            for lo in np.argsort(load, kind="stable"):
-                if load[hi] - load[lo] < 2:
-                    break
-                rows = np.flatnonzero(new[:, hi] & eligible[:, lo] & ~new[:, lo])
-                if rows.size:
-                    r = rows[0]
-                    new[r, hi], new[r, lo] = False, True
-                    load[hi] -= 1
-                    load[lo] += 1
-                    moved = True
-                    break
-            if moved:
-                break
-        if not moved:
-            break
+    _rebalance(new, eligible, load)
     rnd = int(data.assignments["round"].max()) + 1 if len(data.assignments) else 1
     r_idx, p_idx = np.nonzero(new)
     fresh = pd.DataFrame({"item_id": [items[r] for r in r_idx], "panelist": [ids[p] for p in p_idx],
@@ -417,14 +400,28 @@ def plan_assignment(data: PanelData) -> Assignment:
                       shortfalls=sorted(shortfalls), loads={p: int(loads.get(p, 0)) for p in ids})
 
 
-def write_text_atomic(path: Path, text: str, *, bom: bool = False, newline: str = "\n") -> None:
-    """Write *text* to *path* through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    data = text.replace("\n", newline) if newline != "\n" else text
-    with open(tmp, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+def _rebalance(new: np.ndarray, eligible: np.ndarray, load: np.ndarray) -> None:
+    """Repair, in place: move a new assignment from a most-loaded to a least-loaded eligible
+    panelist while loads differ by 2 or more (each move lowers Σ load², so this ends)."""
+    while _move_one(new, eligible, load):
+        pass
+
+
+def _move_one(new: np.ndarray, eligible: np.ndarray, load: np.ndarray) -> bool:
+    for hi in np.argsort(-load, kind="stable"):
+        for lo in np.argsort(load, kind="stable"):
+            if load[hi] - load[lo] < 2:
+                break
+            rows = np.flatnonzero(new[:, hi] & eligible[:, lo] & ~new[:, lo])
+            if rows.size:
+                r = rows[0]
+                new[r, hi], new[r, lo] = False, True
+                load[hi] -= 1
+                load[lo] += 1
+                return True
+    return False
+
+
 
 
 def csv_text(header: list[str], rows) -> str:
@@ -440,9 +437,6 @@ def csv_text(header: list[str], rows) -> str:
     return buf.getvalue()
 
 
-def cycle_timestamp(ws: Workspace) -> dt.datetime:
-    """The fixed date written into generated files' metadata: the cycle's last day, 00:00 (naive)."""
-    return dt.datetime.combine(ws.config.period.end, dt.time(0, 0))
 
 
 @dataclass
@@ -463,5 +457,5 @@ def assign(workspace: Path | str, progress=None) -> AssignResult:
         progress("writing grading sheets")
     sheets = write_sheets(data, plan.all)  # staged and swapped in atomically
     text = csv_text(ASSIGNMENT_COLUMNS, plan.all[ASSIGNMENT_COLUMNS].itertuples(index=False))
-    write_text_atomic(data.panel.assignments_file, text)
+    write_atomic(data.panel.assignments_file, text)
     return AssignResult(assignment=plan, sheets=sheets, folder=data.panel.folder)

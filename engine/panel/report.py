@@ -10,33 +10,33 @@ Report: each item's final grade (median rule), its spread and whether it is
 flagged for a calibration discussion; the panel's agreement (Krippendorff's
 alpha, ordinal, overall and per kind of item); each panelist's severity and
 disagreement rate (see :mod:`merit.panel.agreement`).  Written to the panel folder
-as ``report.csv``, ``panelists.csv``, ``agreement.csv`` and ``report.pdf``.
+as ``report.csv``, ``panelists.csv``, ``agreement.csv`` and ``report.pdf``; this
+module builds the data, :mod:`merit.render.panel_report` renders the PDF.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from merit import __version__
-from merit.panel.agreement import DEFAULT_FLAG_SPREAD, DEFAULT_ORDER, Alpha, item_summary, panel_alpha, panelist_stats
-from merit.panel.assignment import PanelData, csv_text, load_panel_data, write_text_atomic
+from merit.panel.agreement import DEFAULT_FLAG_SPREAD, Alpha, item_summary, panel_alpha, panelist_stats
+from merit.panel.assignment import PanelData, csv_text, load_panel_data, ruleset_grade_settings
+from merit.core.files import write_atomic
 
 REPORT_COLUMNS = ["item_id", "kind", "title", "authors", "published_on", "n_grades", "grades", "by_panelist",
                   "final_grade", "best_grade", "worst_grade", "spread", "flagged"]
 PANELIST_COLUMNS = ["panelist", "name", "team", "assigned", "graded", "compared", "severity", "mean_abs_distance",
                     "disagreement_rate"]
 AGREEMENT_COLUMNS = ["scope", "alpha", "items", "grades"]
-PDF_TEMPLATE = "panel_report.html"
 
 
 # ------------------------------------------------------------------ verdicts (for scorecards)
-def item_verdicts(grades: pd.DataFrame, order=DEFAULT_ORDER, flag_spread: int = DEFAULT_FLAG_SPREAD) -> pd.DataFrame:
+def item_verdicts(grades: pd.DataFrame, order=None, flag_spread: int = DEFAULT_FLAG_SPREAD) -> pd.DataFrame:
     """Per graded item: ``item_id, n, grades, final_grade, best_grade, worst_grade, spread, flagged``.
 
     *grades* has at least ``item_id`` and ``grade``.  The final grade is the one
@@ -50,6 +50,21 @@ def workspace_item_verdicts(workspace) -> pd.DataFrame:
     """:func:`item_verdicts` of a workspace's grades, with the ruleset's grade order and flag spread."""
     data = load_panel_data(workspace)
     return item_verdicts(data.grades, data.order, data.flag_spread)
+
+
+def flagged_items(tables, ruleset) -> dict[str, str]:
+    """{item_id: final grade} of the items whose grades are flagged for a calibration
+    discussion, from the loaded tables (merit.core.tables.Tables) with the ruleset's panel
+    scale; empty without grades or without a panel scale."""
+    if "grades" not in tables.tables or ruleset.panel is None:
+        return {}
+    order, spread, _ = ruleset_grade_settings(ruleset)
+    grades = tables.tables["grades"].select("item_id", "grade").execute()
+    if grades.empty:
+        return {}
+    v = item_verdicts(grades, order, spread)
+    v = v[v["flagged"].astype(bool)]
+    return dict(zip(v["item_id"].astype(str), v["final_grade"].astype(str)))
 
 
 def _cycle_grades(data: PanelData) -> pd.DataFrame:
@@ -93,7 +108,7 @@ def build_status(data: PanelData) -> Status:
     items["grades"] = items["item_id"].map(verdict["n"]).fillna(0).astype(int)
     items["assigned"] = items["item_id"].map(a.groupby("item_id").size()).fillna(0).astype(int)
     pending = a[~a["done"]].groupby("item_id")["panelist"].agg(lambda s: ";".join(s))
-    items["pending"] = items["item_id"].map(pending).fillna("")
+    items["pending"] = items["item_id"].map(pending).astype(object).fillna("")
     items["final_grade"] = items["item_id"].map(verdict["final_grade"]).fillna("")
     items["flagged"] = items["item_id"].map(verdict["flagged"]).fillna(False).astype(bool)
     lacking = items["grades"] < k
@@ -196,70 +211,24 @@ def report_csvs(rep: Report) -> dict[str, str]:
     }
 
 
-def pdf_context(data: PanelData, rep: Report) -> dict:
-    ws = data.ws
-    cfg = ws.config
-    end_local = dt.datetime.combine(cfg.period.end, dt.time(23, 59, 59), tzinfo=ws.zone)
-    items = rep.items
-    graded = items[items["n_grades"] > 0]
-    counts = graded["final_grade"].value_counts()
-    best_first = list(reversed(data.order))
-
-    def alpha_text(a: Alpha) -> str:
-        return num(a.value, 3) if a.value is not None else "undefined"
-
-    def item_row(r):
-        return {"id": r.item_id, "kind": r.kind, "title": r.title, "authors": r.authors, "n": int(r.n_grades),
-                "by_panelist": r.by_panelist.replace(";", ", ").replace("=", ": "), "final": r.final_grade,
-                "spread": "" if pd.isna(r.spread) else int(r.spread), "flagged": bool(r.flagged)}
-
-    return {
-        "cycle": {"name": cfg.name, "start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat(),
-                  "timezone": cfg.timezone, "engine": f"merit {__version__}", "pdf_date": end_local.isoformat()},
-        "panel": {"per_item": data.panel.config.per_item, "blind": data.panel.config.blind,
-                  "exclude_same_team": data.panel.config.exclude_same_team,
-                  "panelists": len(data.panel.ids), "flag_spread": data.flag_spread,
-                  "order": " > ".join(best_first)},
-        "summary": {"n_items": int(len(items)), "graded": int(len(graded)),
-                    "complete": int((items["n_grades"] >= data.panel.config.per_item).sum()),
-                    "flagged": int(items["flagged"].sum()),
-                    "finals": [{"grade": g, "n": int(counts.get(g, 0))} for g in best_first]},
-        "alpha": {"value": alpha_text(rep.alpha), "units": rep.alpha.units, "pairable": rep.alpha.pairable,
-                  "d_o": num(rep.alpha.observed, 3), "d_e": num(rep.alpha.expected, 3)},
-        "by_kind": [{"kind": k, "value": alpha_text(a), "units": a.units, "pairable": a.pairable}
-                    for k, a in rep.by_kind.items()],
-        "flagged": [item_row(r) for r in items[items["flagged"]].itertuples()],
-        "items": [item_row(r) for r in items.itertuples()],
-        "panelists": [{"id": r.panelist, "name": r.name, "team": r.team, "assigned": int(r.assigned),
-                       "graded": int(r.graded), "compared": int(r.compared),
-                       "severity": num(r.severity, 2), "mad": num(r.mean_abs_distance, 2),
-                       "disagreement": "" if pd.isna(r.disagreement_rate) else f"{r.disagreement_rate * 100:.0f} %"}
-                      for r in rep.panelists.itertuples()],
-    }
+PdfRenderer = Callable[[PanelData, "Report"], bytes]
 
 
-def render_pdf(context: dict) -> bytes:
-    """The report's PDF through the scorecards' renderer (jinja2 with autoescape, merit's
-    stylesheet, the fetcher that serves only bundled assets, fixed metadata dates)."""
-    from merit.render.pdf import html_to_pdf, render_html
-
-    return html_to_pdf(render_html(PDF_TEMPLATE, context))
-
-
-def report(workspace, *, pdf: bool = True, progress=None) -> Report:
-    """``merit panel report``: compute and write report.csv, panelists.csv, agreement.csv
-    (and report.pdf) into the panel folder."""
+def report(workspace, *, progress=None, render_pdf: PdfRenderer | None = None) -> Report:
+    """Compute the report and write report.csv, panelists.csv, agreement.csv into the panel
+    folder, and report.pdf when *render_pdf* (merit.render.panel_report) is given.  The PDF
+    is rendered before anything is written: a failed rendering leaves the folder as it was."""
     data = load_panel_data(workspace, progress=progress)
     rep = build_report(data)
     folder = data.panel.folder
     texts = report_csvs(rep)
     pdf_bytes = None
-    if pdf:
+    if render_pdf is not None:
         if progress:
             progress("rendering report.pdf")
-        pdf_bytes = render_pdf(pdf_context(data, rep))
+        pdf_bytes = render_pdf(data, rep)
     for name, text in texts.items():
-        write_text_atomic(folder / name, text)
+        write_atomic(folder / name, text)
         rep.files.append(folder / name)
     if pdf_bytes is not None:
         target = folder / "report.pdf"

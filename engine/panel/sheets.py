@@ -98,28 +98,43 @@ def sheet_rows(data, assignments: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: dict[str, dict[str, str]],
                order_best_first: list[str], when: dt.datetime) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill, Protection
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
-    sh = wb.active
+    _grading_sheet(wb.active, rows, order_best_first)
+    _rubric_sheet(wb.create_sheet(RUBRIC_SHEET), panelist_name, cycle, rubric, order_best_first)
+    props = wb.properties
+    props.creator = "merit"
+    props.lastModifiedBy = "merit"
+    props.title = f"Grading sheet {cycle}"
+    props.created = when
+    props.modified = when
+    buf = io.BytesIO()
+    wb.save(buf)
+    return deterministic_xlsx(buf.getvalue(), when)
+
+
+_HEADER_FONT_COLOUR, _HEADER_FILL, _EDITABLE_FILL = "FFFFFF", "0F766E", "FFF7E0"
+_WIDTHS = {"panelist": 12, "item_id": 12, "kind": 14, "title": 48, "authors": 20, "published_on": 13,
+           "grade": 8, "comment": 40, "check": 18}
+
+
+def _grading_sheet(sh, rows: pd.DataFrame, order_best_first: list[str]) -> None:
+    """One row per assigned item; only grade and comment are editable, the grade from a list."""
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.utils import get_column_letter
+
     sh.title = GRADING_SHEET
     cols = list(rows.columns)
     sh.append(xlsx_row(sh, cols))
     for rec in rows.itertuples(index=False):  # the panelist's items: a few dozen
         sh.append(xlsx_row(sh, [str(v) for v in rec]))  # titles and comments stay text, never formulas
     n = len(rows)
-    bold = Font(bold=True, color="FFFFFF")
-    fill = PatternFill("solid", fgColor="0F766E")
-    editable_fill = PatternFill("solid", fgColor="FFF7E0")
-    widths = {"panelist": 12, "item_id": 12, "kind": 14, "title": 48, "authors": 20, "published_on": 13,
-              "grade": 8, "comment": 40, "check": 18}
+    bold, fill = Font(bold=True, color=_HEADER_FONT_COLOUR), PatternFill("solid", fgColor=_HEADER_FILL)
+    editable_fill = PatternFill("solid", fgColor=_EDITABLE_FILL)
     for j, name in enumerate(cols, start=1):
-        letter = get_column_letter(j)
         head = sh.cell(row=1, column=j)
         head.font, head.fill = bold, fill
-        sh.column_dimensions[letter].width = widths.get(name, 14)
+        sh.column_dimensions[get_column_letter(j)].width = _WIDTHS.get(name, 14)
         for r in range(2, n + 2):
             cell = sh.cell(row=r, column=j)
             cell.number_format = "@"
@@ -128,7 +143,17 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
                 cell.fill = editable_fill
             if name in ("title", "comment"):
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-    g = get_column_letter(cols.index("grade") + 1)
+    _grade_choices(sh, get_column_letter(cols.index("grade") + 1), n, order_best_first)
+    sh.column_dimensions[get_column_letter(cols.index("check") + 1)].hidden = True
+    sh.freeze_panes = "A2"
+    sh.protection.sheet = True
+    sh.protection.formatColumns = False  # may widen columns
+    sh.protection.formatRows = False
+
+
+def _grade_choices(sh, column: str, n: int, order_best_first: list[str]) -> None:
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     grades = ",".join(order_best_first)
     dv = DataValidation(type="list", formula1=f'"{grades}"', allow_blank=True, showErrorMessage=True,
                         errorTitle="Grade", error=f"Choose one of {', '.join(order_best_first)}.",
@@ -136,14 +161,15 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
                         prompt=f"{', '.join(order_best_first)}: see the {RUBRIC_SHEET} sheet")
     sh.add_data_validation(dv)
     if n:
-        dv.add(f"{g}2:{g}{n + 1}")
-    sh.column_dimensions[get_column_letter(cols.index("check") + 1)].hidden = True
-    sh.freeze_panes = "A2"
-    sh.protection.sheet = True
-    sh.protection.formatColumns = False  # may widen columns
-    sh.protection.formatRows = False
+        dv.add(f"{column}2:{column}{n + 1}")
 
-    rb = wb.create_sheet(RUBRIC_SHEET)
+
+def _rubric_sheet(rb, panelist_name: str, cycle: str, rubric: dict[str, dict[str, str]],
+                  order_best_first: list[str]) -> None:
+    """The instructions and, per kind of item, what each grade means."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     rb.append(xlsx_row(rb, [f"Grading sheet of {panelist_name}, cycle {cycle}"]))
     rb.append(xlsx_row(rb, [
         f"Give each item on the {GRADING_SHEET} sheet one grade ({', '.join(order_best_first)}) "
@@ -151,6 +177,7 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
         "Do not change the other cells; return the file as it is (XLSX or CSV)."]))
     rb.append([])
     rb.append(xlsx_row(rb, ["kind"] + order_best_first))
+    bold, fill = Font(bold=True, color=_HEADER_FONT_COLOUR), PatternFill("solid", fgColor=_HEADER_FILL)
     for c in rb[4]:
         c.font, c.fill = bold, fill
     kinds = [k for k in KIND_ORDER if k in rubric] + sorted(k for k in rubric if k not in KIND_ORDER)
@@ -165,16 +192,6 @@ def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: di
             c.alignment = Alignment(wrap_text=True, vertical="top")
     rb.protection.sheet = True
 
-    props = wb.properties
-    props.creator = "merit"
-    props.lastModifiedBy = "merit"
-    props.title = f"Grading sheet {cycle}"
-    props.created = when
-    props.modified = when
-    buf = io.BytesIO()
-    wb.save(buf)
-    return deterministic_xlsx(buf.getvalue(), when)
-
 
 def csv_bytes(rows: pd.DataFrame) -> bytes:
     """The CSV twin of a sheet; a text beginning with =, +, -, @, tab or CR gets a leading '
@@ -187,11 +204,14 @@ def csv_bytes(rows: pd.DataFrame) -> bytes:
     return buf.getvalue().encode("utf-8-sig")  # the BOM lets Excel read Chinese text as UTF-8
 
 
+def cycle_timestamp(ws) -> dt.datetime:
+    """The fixed date written into generated files' metadata: the cycle's last day, 00:00 (naive)."""
+    return dt.datetime.combine(ws.config.period.end, dt.time(0, 0))
+
+
 def write_sheets(data, assignments: pd.DataFrame) -> list[Path]:
     """Write every assigned panelist's sheet into the panel's ``sheets/`` folder, replaced as a
     whole (staged beside it, then renamed)."""
-    from merit.panel.assignment import cycle_timestamp
-
     panel = data.panel
     when = cycle_timestamp(data.ws)
     best_first = list(reversed(data.order))

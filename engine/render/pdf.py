@@ -239,7 +239,6 @@ def render_all(prep, evaluation, scores, stage: Path, progress: Progress | None 
 def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress | None = None,
                 agents: list[str] | None = None, teams: list[str] | None = None,
                 workers: int | None = None, previous: Path | None = None) -> list[Path]:
-    from merit.core.errors import MeritError
     from merit.render.context import ContextBuilder
 
     progress = progress or (lambda step, fraction=None: None)
@@ -248,14 +247,8 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
     (pdf_dir / "teams").mkdir(parents=True, exist_ok=True)
     all_agents = [str(a) for a in scores.table["agent_id"]]
     all_teams = sorted({str(t) for t in scores.table["team"].dropna()})
-    want_agents = all_agents if agents is None else [str(a) for a in agents]
-    want_teams = all_teams if teams is None else [str(t) for t in teams]
-    unknown = [a for a in want_agents if a not in set(all_agents)]
-    if unknown:
-        raise MeritError(f"unknown agent '{unknown[0]}'", expected="an agent_id scored in this cycle")
-    unknown = [t for t in want_teams if t not in set(all_teams)]
-    if unknown:
-        raise MeritError(f"unknown team '{unknown[0]}'", expected="one of " + ", ".join(all_teams))
+    want_agents = _wanted(all_agents, agents, "agent", "an agent_id scored in this cycle")
+    want_teams = _wanted(all_teams, teams, "team", "one of " + ", ".join(all_teams))
     agent_files = _unique_names(all_agents)
     team_files = _unique_names(all_teams)
 
@@ -266,7 +259,29 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
         jobs.append((f"agents/{agent_files[aid]}.pdf", AGENT_TEMPLATE, ctx))
     for team, ctx in builder.team_contexts(want_teams):
         jobs.append((f"teams/{team_files[team]}.pdf", TEAM_TEMPLATE, ctx))
+    every = {f"agents/{agent_files[a]}.pdf" for a in all_agents} | {f"teams/{team_files[t]}.pdf" for t in all_teams}
+    manifest, todo = _reuse_unchanged(jobs, every, pdf_dir, previous)
+    _render_todo(todo, workers or os.cpu_count() or 1, progress, unchanged=len(jobs) - len(todo))
+    doc = {"engine": f"merit {__version__}", "files": dict(sorted(manifest.items()))}
+    (pdf_dir / MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return sorted(pdf_dir / rel for rel in manifest)
 
+
+def _wanted(every: list[str], asked: list[str] | None, what: str, expected: str) -> list[str]:
+    """The ids to render (None: all of them); an id not scored in this cycle is refused."""
+    from merit.core.errors import MeritError
+
+    want = every if asked is None else [str(x) for x in asked]
+    unknown = [x for x in want if x not in set(every)]
+    if unknown:
+        raise MeritError(f"unknown {what} '{unknown[0]}'", expected=expected)
+    return want
+
+
+def _reuse_unchanged(jobs: list[tuple[str, str, dict]], every: set[str], pdf_dir: Path,
+                     previous: Path | None) -> tuple[dict[str, dict], list[tuple[str, dict, str]]]:
+    """(the manifest, the jobs to render): a PDF whose inputs' hash matches the previous run's
+    is copied from there, and so is every PDF not asked for this time."""
     old = _read_manifest(previous)
     manifest: dict[str, dict] = {}
     todo: list[tuple[str, dict, str]] = []
@@ -278,33 +293,31 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
             shutil.copyfile(src, pdf_dir / rel)
         else:
             todo.append((template, ctx, str(pdf_dir / rel)))
-    # PDFs not asked for this time: keep the previous ones.
     wanted = {rel for rel, _, _ in jobs}
-    keep = {f"agents/{agent_files[a]}.pdf" for a in all_agents} | {f"teams/{team_files[t]}.pdf" for t in all_teams}
-    for rel in sorted(keep - wanted):
+    for rel in sorted(every - wanted):
         if rel in old and previous is not None and (previous / rel).is_file():
             shutil.copyfile(previous / rel, pdf_dir / rel)
             manifest[rel] = old[rel]
+    return manifest, todo
 
+
+def _render_todo(todo: list[tuple[str, dict, str]], workers: int, progress: Progress, unchanged: int) -> None:
     total = len(todo)
-    workers = workers or os.cpu_count() or 1
     done = 0
-    progress(f"scorecards: 0/{total} rendered ({len(jobs) - total} unchanged)", 0.0 if total else 1.0)
+    progress(f"scorecards: 0/{total} rendered ({unchanged} unchanged)", 0.0 if total else 1.0)
     if total <= 1 or workers <= 1:
         for job in todo:
             _render_job(job)
             done += 1
             progress(f"scorecards: {done}/{total} rendered", done / total)
-    else:
-        def rendered(_path: str) -> None:
-            nonlocal done
-            done += 1
-            progress(f"scorecards: {done}/{total} rendered", done / total)
+        return
 
-        _render_in_workers(todo, min(workers, total), rendered)
-    doc = {"engine": f"merit {__version__}", "files": dict(sorted(manifest.items()))}
-    (pdf_dir / MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    return sorted(pdf_dir / rel for rel in manifest)
+    def rendered(_path: str) -> None:
+        nonlocal done
+        done += 1
+        progress(f"scorecards: {done}/{total} rendered", done / total)
+
+    _render_in_workers(todo, min(workers, total), rendered)
 
 
 def _render_in_workers(todo: list[tuple[str, dict, str]], workers: int, rendered: Callable[[str], None]) -> None:
@@ -350,7 +363,7 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     does).  Call it with the workspace lock held (merit.usecases.render takes it)."""
     from merit.core.evaluate import evaluate
     from merit.core.outputs import staged_output
-    from merit.core.pipeline import attach_trends, prepare
+    from merit.cycles.run import attach_trends, prepare_cycle as prepare
     from merit.core.scoring import score
 
     progress = progress or (lambda step, fraction=None: None)

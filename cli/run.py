@@ -1,0 +1,125 @@
+"""Evaluating a workspace's cycle: ``demo``, ``run``, ``render``, ``check`` and ``explain``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from merit import usecases
+from merit.cli.app import app, out, progress_bar, user_errors, waiting
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("merit-demo"), help="Where to write the demo workspace."),
+    agents: int = typer.Option(48, min=3, help="Number of agents."),
+    tickets: Optional[int] = typer.Option(None, min=0, help="Number of tickets (default: realistic for the team)."),
+    seed: int = typer.Option(7, help="Random seed; the same seed gives the same workspace."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
+) -> None:
+    """Write a realistic synthetic workspace, run its cycle and say where the results are."""
+    with user_errors():
+        with progress_bar() as bar:
+            result = usecases.demo(directory, agents=agents, tickets=tickets, seed=seed, pdf=pdf, progress=bar,
+                                   on_wait=waiting)
+    out.print(f"Demo workspace: {directory}")
+    _summary(result)
+
+
+def _summary(result) -> None:
+    ws = result.ws
+    scores = result.scores.table
+    graded = scores["grade"].replace("", None).dropna()
+    out.print(f"Cycle {ws.config.name} ({ws.config.period.start} – {ws.config.period.end}): "
+              f"{len(scores)} agents scored, {graded.size} graded.")
+    out.print("Results:")
+    for path in result.files:
+        if path.suffix != ".pdf":
+            out.print(f"  {path}")
+    pdfs = [p for p in result.files if p.suffix == ".pdf"]
+    if pdfs:
+        out.print(f"  {ws.out_dir / 'pdf'}/  ({len(pdfs)} PDFs)")
+    if result.run_id is not None:
+        out.print(f"Recorded as run {result.run_id} (draft) in the workspace history (merit history).")
+
+
+@app.command()
+def run(
+    workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render scorecard PDFs."),
+    ruleset: Optional[str] = typer.Option(None, help="Use this ruleset instead of cycle.yaml's."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who runs it, for the history (default: $MERIT_USER, "
+                                                         "$USER or the login name)."),
+) -> None:
+    """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
+    with user_errors():
+        with progress_bar() as bar:
+            result = usecases.run(workspace, pdf=pdf, ruleset=ruleset, by=by, progress=bar, on_wait=waiting)
+    _summary(result)
+
+
+@app.command()
+def render(
+    workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
+    agent: Optional[list[str]] = typer.Option(None, "--agent", help="Render only this agent's scorecard (repeatable)."),
+    team: Optional[list[str]] = typer.Option(None, "--team", help="Render only this team's scorecard (repeatable)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
+) -> None:
+    """Render the scorecard PDFs into out/pdf (replaced atomically; the other outputs are untouched)."""
+    only = agent or team
+    with user_errors():
+        with progress_bar() as bar:
+            files = usecases.render(workspace, agents=agent or ([] if only else None),
+                                    teams=team or ([] if only else None), progress=bar, workers=workers,
+                                    on_wait=waiting)
+    out.print(f"{len(files)} scorecards in {Path(workspace) / 'out' / 'pdf'}")
+
+
+@app.command()
+def check(workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml).")) -> None:
+    """Validate cycle.yaml, the ruleset and every input table without writing anything."""
+    with user_errors():
+        with progress_bar() as bar:
+            report = usecases.check(workspace, progress=bar)
+    table = Table(title=f"{report.cycle}: all checks passed", show_lines=False)
+    table.add_column("table")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for t in report.tables:
+        table.add_row(t.name, t.file, "" if t.rows is None else str(t.rows))
+    for name in report.missing:
+        table.add_row(name, "(absent: its metrics are undefined)", "")
+    out.print(table)
+    out.print(f"ruleset: {report.ruleset} ({', '.join(report.ruleset_files)}), "
+              f"{report.metrics} metrics, {report.kpis} scored KPIs")
+
+
+@app.command()
+def explain(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    agent: str = typer.Option(..., "--agent", help="Agent id."),
+    metric: str = typer.Option(..., "--metric", help="Metric id."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the records to this CSV file."),
+    limit: int = typer.Option(50, help="Show at most this many records (the CSV has all)."),
+) -> None:
+    """Show the records behind one agent's number: which counted, which were excluded, and why."""
+    with user_errors():
+        with progress_bar() as bar:
+            report = usecases.explain(workspace, agent=agent, metric=metric, csv_out=csv_out, progress=bar)
+    out.print(f"[bold]{report.title}[/]", markup=True)
+    for line in report.summary:
+        out.print(line)
+    if report.records is not None and len(report.records):
+        table = Table(show_lines=False)
+        for col in report.records.columns:
+            table.add_column(str(col))
+        for row in report.records.head(limit).itertuples(index=False):
+            table.add_row(*["" if v is None else str(v) for v in row])
+        out.print(table)
+        if len(report.records) > limit:
+            out.print(f"... {len(report.records) - limit} more (use --csv to get them all)")
+    if csv_out is not None and report.records is not None:
+        out.print(f"records written to {csv_out}")

@@ -1,0 +1,129 @@
+"""load_tables: every input file of a workspace, in contract order, opened, typed and validated;
+all problems raised together at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from merit.core.contract import TableSchema, contract
+from merit.core.errors import DataError, Problems
+from merit.core.tables.connection import connect, set_zone
+from merit.core.tables.model import FORMATS, Source, SourceFile, Tables
+from merit.core.tables.read_csv import csv_source
+from merit.core.tables.read_parquet import parquet_source
+from merit.core.tables.read_xlsx import xlsx_source
+from merit.core.tables.sql import drop, ident, typed_name
+from merit.core.tables.typed_table import create_typed
+from merit.core.tables.typing_sql import LocalTime
+from merit.core.tables.validate import validate
+from merit.core.workspace import Workspace
+
+
+def load_tables(ws: Workspace, con=None, *, limit: int = 50,
+                progress: Callable[[str], Any] | None = None) -> Tables:
+    """Load, type and validate every input table of the workspace *ws*.
+
+    Raises :class:`DataError` (one problem) or :class:`ProblemList` (several,
+    at most *limit* shown, with the true total) when the data is bad.
+    """
+    _check_required_tables(ws)
+    con = _prepared(con, ws.config.timezone)
+    result = Tables(con=con)
+    loading = _Loading(result, Problems(limit), LocalTime(con, ws.config.period.start, ws.config.period.end),
+                       limit)
+    try:
+        for t_order, (name, schema) in enumerate(contract().tables.items()):
+            path = ws.tables.get(name)
+            if path is None:
+                result.missing.append(name)
+                continue
+            if progress is not None:
+                progress(name)
+            loading.load(schema, SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()]), t_order)
+    finally:
+        loading.delete_temp_files()
+    loading.problems.raise_if_any()
+    return result
+
+
+def _check_required_tables(ws: Workspace) -> None:
+    missing = [t for t in contract().required_tables if t not in ws.tables]
+    if missing:
+        names = " and ".join(missing)
+        files = "; ".join(f"{t}.csv, {t}.parquet or {t}.xlsx" for t in missing)
+        raise DataError(
+            f"required table{'s' if len(missing) > 1 else ''} {names} not found in the data folder",
+            file=ws.display(ws.data_dir), expected=files,
+        )
+
+
+def _prepared(con, timezone: str):
+    """*con* (a new connection when None) in the cycle's time zone."""
+    if con is None:
+        con = connect(timezone)
+    else:
+        set_zone(con, timezone)
+    # (DuckDB's default, which _row relies on: a table's rowid follows the scan order of the file.)
+    con.raw_sql("SET preserve_insertion_order = true")
+    return con
+
+
+def open_source(con, src: SourceFile, schema: TableSchema, result: Tables, problems: Problems,
+                t_order: int) -> Source:
+    """Read the header (reporting missing columns) and describe the file as a :class:`Source`."""
+    if src.format == "csv":
+        return csv_source(con, src, schema, problems, t_order)
+    if src.format == "parquet":
+        return parquet_source(con, src, schema, problems, t_order)
+    return xlsx_source(con, src, schema, result, problems, t_order)
+
+
+class _Loading:
+    """One load_tables run: the tables loaded so far, the problems, the files opened."""
+
+    def __init__(self, result: Tables, problems: Problems, local: LocalTime, limit: int):
+        self.result = result
+        self.problems = problems
+        self.local = local
+        self.limit = limit
+        self.opened: list[Source] = []
+
+    def load(self, schema: TableSchema, src: SourceFile, t_order: int) -> None:
+        """Type and validate one file; its table is then the view named after it, whose
+        columns are ``_row`` (the typed table's ``rowid``) and the contract columns."""
+        con, name = self.result.con, schema.name
+        self.result.sources[name] = src
+        drop(con, name)
+        drop(con, typed_name(name))
+        source = self._typed(schema, src, t_order)
+        if source is None:
+            return
+        validate(self.result, schema, source, self.problems, t_order, self.limit)
+        typed = ident(typed_name(name))
+        con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
+        con.raw_sql(f"CREATE VIEW {ident(name)} AS SELECT rowid AS _row, * FROM {typed}")
+        self.result.tables[name] = con.table(name)
+
+    def _typed(self, schema: TableSchema, src: SourceFile, t_order: int) -> Source | None:
+        """Open the file and create its typed table; None (the problem noted) when it cannot be read."""
+        con = self.result.con
+        source = None
+        try:
+            source = open_source(con, src, schema, self.result, self.problems, t_order)
+            self.opened.append(source)
+            create_typed(con, src, schema, source, self.local)
+        except DataError as err:
+            self.problems.add(err, (t_order, err.line or 0, -1))
+            del self.result.sources[schema.name]
+            drop(con, typed_name(schema.name))
+            return None
+        finally:
+            for scratch in (source.scratch if source is not None else ()):
+                drop(con, scratch)
+        return source
+
+    def delete_temp_files(self) -> None:
+        for source in self.opened:
+            for temp in source.temp_files:
+                temp.unlink(missing_ok=True)

@@ -1,0 +1,111 @@
+"""CSV files: the header (read in Python), the records (DuckDB's strict reader, every value
+as text) and DuckDB's read errors in the user's words, with the file's line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from merit.core.contract import TableSchema
+from merit.core.errors import DataError, Problems
+from merit.core.tables.csv_lines import csv_scan, first_long_line, has_nul_byte
+from merit.core.tables.header import header_problems
+from merit.core.tables.messages import NUL_EXPECTED
+from merit.core.tables.model import Source, SourceFile
+from merit.core.tables.sql import clean, fetch_raw, ident, sql_str
+
+# The longest CSV record (line) merit reads, in bytes (DuckDB's default, pinned): a longer one is
+# reported with its line, not read (docs/data.md).
+MAX_CSV_RECORD_BYTES = 2_000_000
+
+_HEADER_PROBE = MAX_CSV_RECORD_BYTES + 3  # (a byte-order mark)
+_UTF8_EXPECTED = "a UTF-8 text file (save it from Excel as 'CSV UTF-8')"
+
+
+def too_long(src: SourceFile, line: int | None) -> DataError:
+    return DataError(f"this line is longer than the maximum of {MAX_CSV_RECORD_BYTES:,} bytes for one record",
+                     file=src.display, line=line,
+                     expected=f"records of at most {MAX_CSV_RECORD_BYTES:,} bytes (2 MB); is a quote left open, "
+                              f"or is this not a CSV file?")
+
+
+def read_csv_header(src: SourceFile) -> list[str]:
+    with open(src.path, "rb") as fh:
+        head = fh.read(_HEADER_PROBE)
+        longer = bool(fh.read(1))
+    if not head.strip():
+        raise DataError("the file is empty: it needs a header row naming its columns",
+                        file=src.display, line=1)
+    if longer and b"\n" not in head and b"\r" not in head:
+        raise too_long(src, 1)
+    if b"\0" in head.split(b"\n", 1)[0]:
+        raise DataError("the header row holds a NUL character (a zero byte)", file=src.display, line=1,
+                        expected=NUL_EXPECTED)
+    text = head.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")))
+    except (StopIteration, csv.Error) as exc:  # pragma: no cover - csv is very forgiving
+        raise DataError(f"cannot read the header row ({exc})", file=src.display, line=1)
+    if any("\ufffd" in h for h in header):
+        raise DataError("the file is not UTF-8 encoded", file=src.display, line=1, expected=_UTF8_EXPECTED)
+    return header
+
+
+def csv_source(con, src: SourceFile, schema: TableSchema, problems: Problems, t_order: int) -> Source:
+    header = read_csv_header(src)
+    positions = header_problems(src, schema, header, problems, t_order)
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+
+    def relation_of(path: Path) -> str:
+        return (f"read_csv({sql_str(str(path))}, columns = {cols}, header = true, auto_detect = false, "
+                f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+                f"ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_CSV_RECORD_BYTES})")
+
+    values = {name: (clean(f"c{i}"), "VARCHAR") for name, i in positions.items()}
+
+    def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
+        # The scan order of read_csv is the record order (DuckDB preserves it), as in the typed table.
+        select = "".join(f", {values[name][0]} AS {ident(name)}" for name in columns)
+        return fetch_raw(con, f"SELECT row_number() OVER () - 1 AS _row{select} FROM {source.relation}", rows)
+
+    source = Source(relation_of(src.path), values, raw, may_hold_nul=has_nul_byte(src.path),
+                    relation_of=relation_of)
+    return source
+
+
+_DUCK_LINE = re.compile(r"CSV Error on Line:\s*(\d+)")
+
+
+def csv_error(src: SourceFile, exc: Exception) -> DataError:
+    """DuckDB's error reading the file *src*, as a problem of that file (at its line, when known)."""
+    text = str(exc)
+    line = None
+    m = _DUCK_LINE.search(text)
+    if m:
+        segment = int(m.group(1)) - 1  # DuckDB counts the header and blank lines, not quoted newlines
+        line = csv_scan(src.path, segments=[segment]).get(segment, segment + 1)
+    if "Maximum line size" in text:
+        return too_long(src, line)
+    if "does not support a full read" in text:  # a record larger than DuckDB's buffer: no line given
+        return too_long(src, first_long_line(src.path, MAX_CSV_RECORD_BYTES))
+    m_cols = re.search(r"Expected Number of Columns:\s*(\d+)\s*Found:\s*(\d+)", text)
+    if m_cols:
+        return DataError(f"this line has {m_cols.group(2)} fields but the header has {m_cols.group(1)}",
+                         file=src.display, line=line,
+                         expected=f"{m_cols.group(1)} comma-separated fields; quote values that contain commas")
+    low = text.lower()
+    if "invalid unicode" in low or "not utf-8" in low:
+        return DataError("the file is not UTF-8 encoded", file=src.display, line=line, expected=_UTF8_EXPECTED)
+    if "unterminated quote" in low:
+        return DataError("a quoted value is not closed (or a quote appears inside an unquoted value)",
+                         file=src.display, line=line,
+                         expected='values quoted as "…", with quotes inside them doubled ("")')
+    first = text.splitlines()[0] if text else type(exc).__name__
+    first = re.sub(r"^[A-Za-z ]*Error:\s*", "", first)
+    return DataError(f"the file cannot be read as CSV: {first}", file=src.display, line=line)

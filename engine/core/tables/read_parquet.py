@@ -1,0 +1,70 @@
+"""Parquet files: DuckDB's reader; a column whose Parquet type fits its contract type is read
+natively, any other through its text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import duckdb
+
+from merit.core.contract import TableSchema
+from merit.core.errors import DataError, Problems
+from merit.core.tables.header import header_problems
+from merit.core.tables.model import Source, SourceFile
+from merit.core.tables.sql import clean, fetch_raw, ident, sql_str
+
+# Parquet types read natively (no round trip through strings), per contract type.
+_INT_KINDS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+              "HUGEINT", "UHUGEINT")
+_TIME_KINDS = ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE")
+NATIVE = {
+    "int": _INT_KINDS,
+    "float": _INT_KINDS + ("DOUBLE",),  # (FLOAT and DECIMAL go through their shortest decimal text, as before)
+    "bool": ("BOOLEAN",),
+    "date": _TIME_KINDS,
+    "timestamp": _TIME_KINDS,
+}
+
+
+def unreadable(src: SourceFile, exc: duckdb.Error) -> DataError:
+    return DataError(f"the file cannot be read as Parquet: {str(exc).splitlines()[0]}", file=src.display)
+
+
+def parquet_text(col: str, kind: str, ctype: str) -> str:
+    """SQL: the value of a Parquet column as text (what messages quote, and the typing input
+    when the column's type is not read natively)."""
+    if kind.endswith("[]"):
+        expr = f"array_to_string({col}, ';')"
+    elif ctype == "date" and (kind == "DATE" or kind.startswith("TIMESTAMP")):
+        expr = f"strftime(CAST({col} AS DATE), '%Y-%m-%d')"
+    elif kind.startswith("TIMESTAMP"):
+        expr = f"strftime({col}, '%Y-%m-%d %H:%M:%S.%f')" if "TIME ZONE" not in kind else f"CAST({col} AS VARCHAR)"
+    else:
+        expr = f"CAST({col} AS VARCHAR)"
+    return clean(expr)
+
+
+def parquet_source(con, src: SourceFile, schema: TableSchema, problems: Problems, t_order: int) -> Source:
+    path = sql_str(str(src.path))
+    try:
+        described = con.raw_sql(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
+    except duckdb.Error as exc:  # (not a Parquet file, or a damaged one)
+        raise unreadable(src, exc) from None
+    header = [row[0] for row in described]
+    types = {row[0]: str(row[1]).upper() for row in described}
+    positions = header_problems(src, schema, header, problems, t_order)
+    values: dict[str, tuple[str, str]] = {}
+    texts: dict[str, str] = {}
+    for name, i in positions.items():
+        col, kind = ident(header[i]), types[header[i]]
+        ctype = schema.column(name).type
+        texts[name] = parquet_text(col, kind, ctype)
+        values[name] = (col, kind) if kind in NATIVE.get(ctype, ()) else (texts[name], "VARCHAR")
+
+    def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
+        select = "".join(f", {texts[name]} AS {ident(name)}" for name in columns)
+        return fetch_raw(con, f"SELECT file_row_number AS _row{select} "
+                              f"FROM read_parquet({path}, file_row_number = true)", rows)
+
+    return Source(f"read_parquet({path})", values, raw)

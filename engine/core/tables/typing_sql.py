@@ -1,0 +1,176 @@
+"""Typing: the SQL that turns a cell's text (or a native Parquet value) into the contract type's
+value, NULL when empty or not written the way the contract says; and local wall times to UTC."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from merit.core.contract import Column
+from merit.core.tables.sql import sql_str
+
+# What a value of each type must look like (DuckDB's casts alone are too lenient:
+# they round '3.5' to an integer and read '0x10' or '1_000').  Typing applies
+# cheaper tests that agree with these (see typing_sql); tests/test_tables.py checks
+# the agreement exhaustively.
+INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
+FLOAT_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+TS_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+         r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
+         r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+SQL_TYPES = {"string": "VARCHAR", "enum": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
+             "timestamp": "TIMESTAMP", "date": "DATE", "list": "VARCHAR[]"}
+
+
+def sql_type(ctype: str) -> str:
+    return SQL_TYPES[ctype]
+
+
+class LocalTime:
+    """SQL turning a naive local wall time (the session time zone, the cycle's) into the
+    naive UTC instant.
+
+    DuckDB's conversion (ICU) is exact but costs about as much as parsing the
+    timestamp.  Around the cycle's period (two years either side), the zone's
+    offset is sampled hourly through that same conversion; within each stretch
+    of constant offset (less a day at either end, so that daylight-saving gaps and
+    overlaps are left to ICU) the conversion is an addition.  Anything else goes
+    through ICU.
+    """
+
+    MARGIN_US = 86_400_000_000  # one day
+
+    def __init__(self, con, start: _dt.date, end: _dt.date):
+        lo = _dt.datetime(start.year - 2, 1, 1)
+        hi = _dt.datetime(end.year + 3, 1, 1)
+        rows = con.raw_sql(
+            f"SELECT epoch_us(h), epoch_us(CAST(h AS TIMESTAMPTZ)) - epoch_us(h) FROM range("
+            f"TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}', TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}', INTERVAL 1 HOUR) t(h) "
+            f"ORDER BY 1").fetchall()
+        runs: list[tuple[int, int, int]] = []  # (first, last sample, offset) in local microseconds
+        for at, off in rows:
+            if runs and runs[-1][2] == off:
+                runs[-1] = (runs[-1][0], at, off)
+            else:
+                runs.append((at, at, off))
+        mid = (_dt.datetime(start.year, start.month, start.day) - _dt.datetime(1970, 1, 1)) // _dt.timedelta(
+            microseconds=1)
+        safe = [(a + self.MARGIN_US, b - self.MARGIN_US, off) for a, b, off in runs if b - a > 2 * self.MARGIN_US]
+        # Most records are near the period: try the stretches nearest to it first.
+        safe.sort(key=lambda r: 0 if r[0] <= mid <= r[1] else min(abs(r[0] - mid), abs(r[1] - mid)))
+        self.stretches = safe
+
+    @staticmethod
+    def _ts(us: int) -> str:
+        return f"make_timestamp({us})"
+
+    def to_utc(self, v: str) -> str:
+        icu = f"make_timestamp(epoch_us(CAST({v} AS TIMESTAMPTZ)))"
+        if not self.stretches:
+            return icu
+        whens = " ".join(
+            f"WHEN {v} BETWEEN {self._ts(a)} AND {self._ts(b)} THEN {v} + INTERVAL '{off} microseconds'"
+            if off else f"WHEN {v} BETWEEN {self._ts(a)} AND {self._ts(b)} THEN {v}"
+            for a, b, off in self.stretches)
+        return f"CASE {whens} ELSE {icu} END"
+
+
+Typing = tuple[dict[str, str], str]  # ({suffix: SQL computed first}, SQL of the typed value)
+
+
+def typing_sql(col: Column, s: str, kind: str, local: LocalTime) -> Typing:
+    """How to type one column: SQL computed first (``{suffix: expr}``, over *s*) and the typed
+    value (over *s* and those, referenced as ``s + suffix``).  NULL when empty or unparsable.
+
+    *s* holds the cleaned string (*kind* ``VARCHAR``) or a native Parquet value.
+    Casts are tried first; a value a cast accepts is kept only if it is written
+    the way the contract says (DuckDB's casts alone are too lenient: they round
+    '3.5' to an integer, read '0x10', '1_000', 'nan', trailing junk after a
+    date, and drop a timestamp's offset when casting to TIMESTAMP).  Values
+    written canonically pass a cheap test; only the others meet a regular
+    expression.
+    """
+    if kind != "VARCHAR":  # native Parquet values (see merit.core.tables.read_parquet.NATIVE)
+        return _native(col.type, s, kind, local)
+    if col.type == "enum":
+        return {}, f"upper({s})" if _case_of(col) == "upper" else f"lower({s})"
+    return _FROM_TEXT[col.type](s, local)
+
+
+def _case_of(col: Column) -> str:
+    if col.allowed and all(a == a.upper() for a in col.allowed):
+        return "upper"
+    return "lower"
+
+
+def _native(t: str, s: str, kind: str, local: LocalTime) -> Typing:
+    if t == "int":
+        return {}, f"TRY_CAST({s} AS BIGINT)"
+    if t == "float":
+        return {"_d": f"CAST({s} AS DOUBLE)"}, f"CASE WHEN isfinite({s}_d) THEN {s}_d END"
+    if t == "bool":
+        return {}, s
+    if t == "date":
+        return {"_d": f"CAST({s} AS DATE)"}, f"CASE WHEN isfinite({s}_d) THEN {s}_d END"
+    if t == "timestamp":
+        if "TIME ZONE" in kind:
+            return {}, f"CASE WHEN isfinite({s}) THEN make_timestamp(epoch_us({s})) END"
+        return {"_v": f"CAST({s} AS TIMESTAMP)"}, \
+            f"CASE WHEN isfinite({s}_v) THEN {local.to_utc(f'{s}_v')} END"
+    raise AssertionError((t, kind))
+
+
+def _string_from_text(s: str, local: LocalTime) -> Typing:
+    return {}, s
+
+
+def _int_from_text(s: str, local: LocalTime) -> Typing:
+    # '12' round-trips through BIGINT unchanged; '+3', '3.0', '007' meet the regex.
+    return {"_i": f"TRY_CAST({s} AS BIGINT)"}, (
+        f"CASE WHEN CAST({s}_i AS VARCHAR) = {s} THEN {s}_i "
+        f"WHEN regexp_full_match({s}, {sql_str(INT_RE)}) THEN {s}_i END")
+
+
+def _float_from_text(s: str, local: LocalTime) -> Typing:
+    # The cast also reads 'nan', 'inf', 'infinity' (not finite), '1_000' and '+-1'; nothing
+    # else it reads is refused by the regex (tests/test_tables.py checks this exhaustively).
+    # (Numbers too big for a double, '1e999', are refused too.)
+    return {"_d": f"TRY_CAST({s} AS DOUBLE)"}, (
+        f"CASE WHEN isfinite({s}_d) AND NOT contains({s}, '_') AND NOT starts_with({s}, '+-') "
+        f"THEN {s}_d END")
+
+
+def _bool_from_text(s: str, local: LocalTime) -> Typing:
+    return {"_l": f"lower({s})"}, (
+        f"CASE WHEN {s}_l IN ({', '.join(map(sql_str, TRUE_WORDS))}) THEN true "
+        f"WHEN {s}_l IN ({', '.join(map(sql_str, FALSE_WORDS))}) THEN false END")
+
+
+def _date_from_text(s: str, local: LocalTime) -> Typing:
+    # A date is exactly YYYY-MM-DD when it prints back as itself in 10 characters.
+    return {"_d": f"TRY_CAST({s} AS DATE)"}, (
+        f"CASE WHEN length({s}) = 10 AND CAST({s}_d AS VARCHAR) = {s} THEN {s}_d END")
+
+
+def _timestamp_from_text(s: str, local: LocalTime) -> Typing:
+    # Canonical local times ('2026-08-20', '2026-08-20 20:00', '2026-08-20 20:00:00') are a
+    # prefix of how their TIMESTAMP prints; the rest (T, fractions, offsets) meet the regex
+    # and DuckDB's TIMESTAMPTZ cast, which honours offsets (naive: session zone).
+    return {"_v": f"TRY_CAST({s} AS TIMESTAMP)"}, (
+        f"CASE WHEN length({s}) IN (10, 16, 19) AND {s}_v < TIMESTAMP '10000-01-01' "
+        f"AND starts_with(CAST({s}_v AS VARCHAR), {s}) THEN {local.to_utc(f'{s}_v')} "
+        f"WHEN regexp_full_match({s}, {sql_str(TS_RE)}) "
+        f"THEN make_timestamp(epoch_us(TRY_CAST({s} AS TIMESTAMPTZ))) END")
+
+
+def _list_from_text(s: str, local: LocalTime) -> Typing:
+    return {}, (f"list_filter(list_transform(string_split({s}, ';'), lambda x: trim(x, ' \t\n')), "
+                f"lambda x: x <> '')")
+
+
+_FROM_TEXT = {"string": _string_from_text, "int": _int_from_text, "float": _float_from_text,
+              "bool": _bool_from_text, "date": _date_from_text, "timestamp": _timestamp_from_text,
+              "list": _list_from_text}
