@@ -42,7 +42,7 @@ def main() -> None:
 
     from merit.demo import generate_workspace
     from merit.core.evaluate import evaluate
-    from merit.core.pipeline import prepare
+    from merit.cycles.run import prepare_cycle as prepare
     from merit.render.pdf import render_into
     from merit.render.context import ContextBuilder
     from merit.core.scoring import score

@@ -366,7 +366,7 @@ def test_colleague_mask_word_boundaries_and_prefixes():
 # ---------------------------------------------------------------- not rated
 def evaluated(ws: Path):
     from merit.core.evaluate import evaluate
-    from merit.core.pipeline import prepare
+    from merit.cycles.run import prepare_cycle as prepare
     from merit.core.scoring import score
 
     prep = prepare(ws)

@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 
 from merit.core.evaluate import Evaluation
 from merit.core.scoring import Scores
-from merit.core.files import staged_folder as staged_output  # noqa: F401  (callers move to merit.core.files)
 from merit.core.xlsx import csv_safe
 
 SIGNIFICANT = 12

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from merit.core.contract import contract
-from merit.core.errors import Origin, ProblemList, RulesetError
+from merit.core.errors import Origin, RulesetError, raise_collected
 from merit.core.ruleset_domain import CorrectionTable, PanelScale, Scorecard, cross_problems
 from merit.core.yamlpos import YamlDoc, load_yaml, load_yaml_text
 
@@ -406,7 +406,7 @@ def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
     except ValidationError as exc:
         loaded = LoadedRuleset(None, [d.file for d in chain], "", origins, chain)  # type: ignore[arg-type]
         problems = [_positioned(loaded, err) for err in exc.errors()]
-        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+        raise_collected(problems)
 
     digest = hashlib.sha256()
     for doc in chain:
@@ -414,8 +414,7 @@ def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
         digest.update("\n".join(doc.lines).encode())
     loaded = LoadedRuleset(ruleset, [d.file for d in chain], digest.hexdigest(), origins, chain)
     problems = cross_problems(loaded, _contract_columns())
-    if problems:
-        raise problems[0] if len(problems) == 1 else ProblemList(problems)
+    raise_collected(problems)
     return loaded
 
 

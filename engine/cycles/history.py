@@ -440,11 +440,11 @@ def publish(root: Path | str, *, by: str, run_id: int | None = None) -> tuple[di
 
 def restore(root: Path | str, run_id: int, *, by: str, out_dir: Path) -> dict:
     """Write run *run_id*'s outputs back into *out_dir*, atomically (call with the workspace lock held)."""
-    from merit.core.outputs import staged_output
+    from merit.core.files import staged_folder
 
     with opened(root) as con:
         run = get_run(root, run_id, con=con)
-        with staged_output(out_dir) as stage:
+        with staged_folder(out_dir) as stage:
             for f in run["files"]:
                 target = stage / f["path"]
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ module builds the data, :mod:`merit.render.panel_report` renders the PDF.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -232,8 +231,6 @@ def report(workspace, *, progress=None, render_pdf: PdfRenderer | None = None) -
         rep.files.append(folder / name)
     if pdf_bytes is not None:
         target = folder / "report.pdf"
-        tmp = folder / ".report.pdf.part"
-        tmp.write_bytes(pdf_bytes)
-        os.replace(tmp, target)
+        write_atomic(target, pdf_bytes)
         rep.files.append(target)
     return rep

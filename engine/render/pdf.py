@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from merit import __version__
+from merit.core.files import write_atomic
 
 Progress = Callable[..., None]
 MANIFEST = "manifest.json"
@@ -178,9 +179,7 @@ def _render_job(job: tuple[str, dict, str]) -> str:
     pdf = html_to_pdf(render_html(template, context))
     if _parent_gone():  # the run is over: its staging folder is not ours to write into
         os._exit(1)
-    tmp = Path(target + ".part")
-    tmp.write_bytes(pdf)
-    os.replace(tmp, target)
+    write_atomic(target, pdf)
     return target
 
 
@@ -362,7 +361,7 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     With previous cycles in cycle.yaml the scorecards show the trends (as ``merit run``
     does).  Call it with the workspace lock held (merit.usecases.render takes it)."""
     from merit.core.evaluate import evaluate
-    from merit.core.outputs import staged_output
+    from merit.core.files import staged_folder
     from merit.cycles.run import attach_trends, prepare_cycle as prepare
     from merit.core.scoring import score
 
@@ -374,7 +373,7 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     attach_trends(prep, evaluation, scores)
     out_pdf = prep.ws.out_dir / "pdf"
     prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
-    with staged_output(out_pdf) as stage:
+    with staged_folder(out_pdf) as stage:
         files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
                             workers=workers, previous=out_pdf)
         rel = [f.relative_to(stage) for f in files]

@@ -62,7 +62,7 @@ def writing(root: Path, *, writes: Iterable[Path] = (), replaces: Iterable[Path]
             on_wait: OnWait | None = None):
     """Check that ``.merit/`` and *writes* (folders written into) and *replaces* (folders replaced as
     a whole, with everything below them) are writable; then hold the lock, recover, unwind on SIGTERM."""
-    root = Path(root)
+    root, replaces = Path(root), list(replaces)
     state = state_dir(root)
     require_writable(state, *(sorted(state.iterdir()) if state.is_dir() else []), *writes)
     require_writable(*replaces, below=True)
@@ -70,6 +70,9 @@ def writing(root: Path, *, writes: Iterable[Path] = (), replaces: Iterable[Path]
         recover_outputs(root)
         if (root / "out").is_dir():
             recover_outputs(root / "out", "pdf")  # what a killed `merit render` left
+        for folder in replaces:  # e.g. the panel's sheets/, replaced as a whole by `panel assign`
+            if Path(folder).parent.is_dir():
+                recover_outputs(Path(folder).parent, Path(folder).name)
         yield root
 
 
