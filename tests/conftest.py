@@ -86,3 +86,15 @@ def demo_ws(tmp_path_factory) -> Path:
     from merit import usecases
 
     return build_once(tmp_path_factory, "demo", lambda dest: usecases.demo(dest, pdf=True))
+
+
+@pytest.fixture(scope="session")
+def service_rendered(tmp_path_factory) -> Path:
+    """The hand-made service fixture after ``merit run`` (PDFs included), once per test run for all
+    workers: read it, never change it (``copy_of`` it to change it)."""
+    def build(dest: Path) -> None:
+        shutil.copytree(FIXTURES / "service_ws", dest, ignore=shutil.ignore_patterns("out", ".out*"))
+        proc = run_merit("run", dest)
+        assert proc.returncode == 0, proc.stderr
+
+    return build_once(tmp_path_factory, "service-rendered", build)

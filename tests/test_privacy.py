@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import FIXTURES, run_merit
+from tests.conftest import run_merit
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 
@@ -374,23 +374,18 @@ def evaluated(ws: Path):
     return prep, evaluation, score(evaluation)
 
 
-def test_not_rated_agent_shows_figures_without_total(tmp_path):
+def test_not_rated_agent_shows_figures_without_total(service_rendered):
     """service_ws: A1 has 5 tickets, below every service KPI's minimum sample, and no
-    knowledge, requirements, innovation or influence table: 0 % of the weight has enough data."""
-    from merit.render.pdf import render_into
-
-    ws = tmp_path / "ws"
-    shutil.copytree(FIXTURES / "service_ws", ws, ignore=shutil.ignore_patterns("out", ".out*", ".merit"))
-    prep, evaluation, scores = evaluated(ws)
-    render_into(prep, evaluation, scores, tmp_path / "pdf", agents=["A1"], teams=["alpha"], workers=1,
-                previous=None)
-    page = flat(before_appendix(raw_text(tmp_path / "pdf" / "agents" / "A1.pdf")))
+    knowledge, requirements, innovation or influence table: 0 % of the weight has enough data.
+    (Its scorecards as ``merit run`` rendered them, once per test run: tests/conftest.py.)"""
+    pdf = service_rendered / "out" / "pdf"
+    page = flat(before_appendix(raw_text(pdf / "agents" / "A1.pdf")))
     assert "TOTAL SCORE not rated too little data GRADE –" in page
     assert "Not rated: too little data. Your KPIs with enough data carry 0.0 % of the weight; a total, " \
            "a grade and a rank need at least 50 %." in page
     assert "/ 100" not in page
-    assert "40.0 %" in kpi_line(pdf_text(tmp_path / "pdf" / "agents" / "A1.pdf"), "24-hour resolution rate")
-    text = flat(pdf_text(tmp_path / "pdf" / "teams" / "alpha.pdf"))
+    assert "40.0 %" in kpi_line(pdf_text(pdf / "agents" / "A1.pdf"), "24-hour resolution rate")
+    text = flat(pdf_text(pdf / "teams" / "alpha.pdf"))
     for aid, name in (("A1", "张伟"), ("A2", "李娜"), ("A3", "王芳")):
         assert re.search(rf"{name} {aid} P\d not rated –", text), aid
     assert "0 rated · 3 not rated" in text and "3 not rated (too little data)" in text

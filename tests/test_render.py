@@ -1,7 +1,8 @@
 """Scorecard PDFs: real PDFs, read back with pdftotext as a reader would see them.
 
-The hand-made fixture is run (and its PDFs rendered) once for the module; a test that changes
-it works on a copy.  merit runs in-process (tests/merit_cli.py)."""
+The hand-made fixture is run (and its PDFs rendered) once per test run (``service_rendered`` in
+tests/conftest.py); a test that changes it works on a copy.  merit runs in-process
+(tests/merit_cli.py)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,9 @@ def evaluated(ws: Path):
 
 
 @pytest.fixture(scope="module")
-def run_ws(tmp_path_factory) -> Path:
+def run_ws(service_rendered) -> Path:
     """The hand-made fixture, run once through the CLI (PDFs on by default): read it, never change it."""
-    ws = copy_fixture(tmp_path_factory.mktemp("render"))
-    proc = run_merit("run", str(ws))
-    assert proc.returncode == 0, proc.stderr
-    return ws
+    return service_rendered
 
 
 def metric(ws: Path, scope: str, sid: str, mid: str) -> float:
