@@ -10,9 +10,9 @@ In-process runs share the test process, so each run puts back what a command may
 working folder, environment variables, signal handlers and the rich consoles (made afresh for each
 run, so that colours and widths are those of a captured stream, never of the test's terminal).
 They render PDFs in this process, as merit does on a one-core machine: a pool of render processes
-would start Python and merit again for every run.  The pool itself is tested by ``demo_ws``
-(tests/conftest.py, whose PDFs tests/test_outputs_pinned.py pins) and by the killed runs of
-tests/test_writers.py, all real processes.
+would start Python and merit again for every run.  The pool itself renders ``demo_ws``
+(tests/conftest.py, whose PDFs tests/test_outputs_pinned.py pins byte for byte) and the killed
+runs of tests/test_writers.py.
 """
 
 from __future__ import annotations

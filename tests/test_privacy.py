@@ -172,10 +172,23 @@ def run_small_teams(root: Path, ruleset: str = RULESET) -> dict:
     proc = run_merit("run", ws)
     assert proc.returncode == 0, proc.stderr
     pdf = ws / "out" / "pdf"
+    agents = {aid: pdf / "agents" / f"{aid}.pdf" for aid in NAMES}
     return {"ws": ws,
-            "agents": {aid: pdf_text(pdf / "agents" / f"{aid}.pdf") for aid in NAMES},
-            "raw": {aid: flat(raw_text(pdf / "agents" / f"{aid}.pdf")) for aid in NAMES},
-            "teams": {t: pdf_text(pdf / "teams" / f"{t}.pdf") for t in ("big", "trio", "pair")}}
+            "agents": PdfTexts(agents, pdf_text),
+            "raw": PdfTexts(agents, lambda path: flat(raw_text(path))),
+            "teams": PdfTexts({t: pdf / "teams" / f"{t}.pdf" for t in ("big", "trio", "pair")}, pdf_text)}
+
+
+class PdfTexts(dict):
+    """The text of each PDF by key, read when first asked for (pdftotext takes about 0.3 s a PDF)."""
+
+    def __init__(self, paths: dict, read):
+        super().__init__()
+        self._paths, self._read = paths, read
+
+    def __missing__(self, key):
+        self[key] = text = self._read(self._paths[key])
+        return text
 
 
 @pytest.fixture(scope="module")

@@ -256,13 +256,17 @@ def test_render_command_one_agent(run_ws, tmp_path):
 
 # ---------------------------------------------------------------- privacy
 def test_agent_pdf_names_no_other_agent(demo_ws):
-    """Every agent scorecard of the demo workspace (rendered once per test run) against every colleague."""
+    """Every fourth agent scorecard of the demo workspace (rendered once per test run; a dozen, from
+    every team), each against every colleague of the organisation."""
     scores = pd.read_csv(demo_ws / "out" / "scores.csv", dtype=str, keep_default_na=False)
     people = scores[["agent_id", "name"]].values.tolist()
-    assert len(people) >= 8
-    texts = {aid: pdf_text(demo_ws / "out" / "pdf" / "agents" / f"{aid}.pdf") for aid, _ in people}
+    readers = [aid for aid, _ in people[::4]]
+    assert len(people) >= 40 and len(readers) >= 10
+    texts = {aid: pdf_text(demo_ws / "out" / "pdf" / "agents" / f"{aid}.pdf") for aid in readers}
     names = dict(people)
     for me, other in permutations(names, 2):
+        if me not in texts:
+            continue
         if names[other] in names[me] or other in me:
             continue  # 陆晶 inside 陆晶晶: the own name, not a leak
         text = texts[me]
