@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import fill
 from typing import Optional
 
 import typer
@@ -84,17 +85,42 @@ def check(workspace: Path = typer.Argument(..., help="The workspace folder (with
     with user_errors():
         with progress_bar() as bar:
             report = usecases.check(workspace, progress=bar)
-    table = Table(title=f"{report.cycle}: all checks passed", show_lines=False)
-    table.add_column("table")
-    table.add_column("file")
-    table.add_column("rows", justify="right")
+    out.print(f"{report.cycle}: all checks passed", markup=False)
+    unused = [t.name for t in report.tables if t.file is None and not t.undefined]
     for t in report.tables:
-        table.add_row(t.name, t.file, "" if t.rows is None else str(t.rows))
-    for name in report.missing:
-        table.add_row(name, "(absent: its metrics are undefined)", "")
-    out.print(table)
-    out.print(f"ruleset: {report.ruleset} ({', '.join(report.ruleset_files)}), "
-              f"{report.metrics} metrics, {report.kpis} scored KPIs")
+        if t.name not in unused:
+            for line in _table_lines(t):
+                out.print(line, markup=False)
+    if unused:
+        out.print(fill("absent, read by no metric: " + ", ".join(unused), width=80, subsequent_indent="  "),
+                  markup=False)
+    out.print(fill(f"ruleset: {report.ruleset} ({', '.join(report.ruleset_files)}), {report.metrics} "
+                   f"metrics, {report.kpis} scored KPIs", width=80, subsequent_indent="  "), markup=False)
+
+
+def _table_lines(t) -> list[str]:
+    """One table of `merit check`'s report, wrapped at 80 columns."""
+    def item(text: str) -> str:
+        return fill(text, width=80, initial_indent="  ", subsequent_indent="    ", break_long_words=False,
+                    break_on_hyphens=False)
+
+    if t.file is None:
+        lines = [f"{t.name}: absent"]
+        if t.undefined:
+            lines.append(item("undefined: " + ", ".join(t.undefined)))
+        return lines
+    rows = f"{t.rows} row{'' if t.rows == 1 else 's'} read"
+    if t.period_column is not None:
+        rows += f", {t.in_period} in the period (by {t.period_column})"
+    lines = [f"{t.name}: {t.file}", item(rows)]
+    if t.absent_columns:
+        lines.append(item("not in the file: " + ", ".join(t.absent_columns)))
+    if t.undefined:
+        lines.append(item("undefined: " + ", ".join(f"{mid} ({why})" for mid, why in t.undefined.items())))
+    if t.empty_breakdowns:
+        dims = [f"{dim} ({why})" for dim, why in t.empty_breakdowns.items()]
+        lines.append(item("no breakdown by " + ", ".join(dims)))
+    return lines
 
 
 @app.command()

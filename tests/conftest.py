@@ -82,10 +82,22 @@ def copy_of(src: Path, dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_ws(tmp_path_factory) -> Path:
-    """``merit demo`` with PDFs, written once per test run and shared by all workers: read it, never change it."""
+    """``merit demo`` written once per test run and shared by all workers: read it, never change it.
+
+    Its PDFs are those of every fourth agent (in scores.csv's order: a dozen, from every team) and of
+    every team, rendered in this process: a PDF's bytes do not depend on which others are rendered
+    with it, and rendering all 50 would cost a minute of the suite's two."""
+    import pandas as pd
+
     from merit import usecases
 
-    return build_once(tmp_path_factory, "demo", lambda dest: usecases.demo(dest, pdf=True))
+    def build(dest: Path) -> None:
+        usecases.demo(dest, pdf=False)
+        scores = pd.read_csv(dest / "out" / "scores.csv", dtype=str, keep_default_na=False)
+        usecases.render(dest, agents=scores["agent_id"].tolist()[::4], teams=sorted(set(scores["team"])),
+                        workers=1)
+
+    return build_once(tmp_path_factory, "demo", build)
 
 
 @pytest.fixture(scope="session")

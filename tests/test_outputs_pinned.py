@@ -6,7 +6,9 @@ small, shows here.  They were re-pinned once, when the support-domain
 knowledge moved from Python into ``rulesets/default.yaml`` (``panel:``,
 ``corrections:``, ``scorecard:``): the ruleset file's digest is printed in
 ``results.json`` and in every PDF's footer.  With that digest forced back to
-the old file's, every output was byte-identical to the first pins.  Left out: ``.merit/`` (the history database records
+the old file's, every output was byte-identical to the first pins.  The PDFs pinned are those the
+shared demo fixture renders (every fourth agent and every team, tests/conftest.py ``demo_ws``); they
+are byte-identical to the same files of a full ``merit demo``.  Left out: ``.merit/`` (the history database records
 times) and ``out/pdf/manifest.json``, whose per-PDF input digests include the
 renderer's own source code so that a changed renderer re-renders every PDF.
 """

@@ -12,6 +12,7 @@ contract through it, and :func:`contract_markdown` renders it for docs/contract.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass as plain_dataclass
 from functools import cache
 from importlib import resources
@@ -41,7 +42,9 @@ class Column:
     name: str
     type: ColumnType
     description: str = ""
-    required: bool = True  # the column must be in the file (an optional one may be absent: all empty)
+    # The column must be in the file (an optional one may be absent: all its values are then empty
+    # and the metrics that read it undefined).  None: derived (see TableSchema.column_required).
+    required: bool | None = None
     nonempty: bool = False  # every record needs a value (ids)
     allowed: tuple[str, ...] | None = None  # enum: the closed set (None: an open set, only lower-cased)
     examples: tuple[str, ...] | None = None  # an open set's usual values (documentation, the demo)
@@ -66,6 +69,17 @@ class TableSchema:
     agent: str | None = None  # the column crediting records to agents (a list column splits the credit)
     team: str | None = None  # the column crediting records to a team, for tables without agents
     period: str | None = None  # the column that puts a record in the cycle
+
+    def column_required(self, col: Column) -> bool:
+        """Whether *col* must be in the file: as the column says, else when it is the table's
+        key, attribution or period column or every record needs a value in it (nonempty)."""
+        if col.required is not None:
+            return col.required
+        return col.nonempty or col.name in (self.key, self.agent, self.team, self.period)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -127,7 +141,7 @@ def load_contract(path: Path, display: str) -> Contract:
     if not isinstance(doc.data, dict) or set(doc.data) != {"tables"} or not isinstance(doc.data["tables"], dict):
         raise MeritError("a contract is a mapping with one key, 'tables', mapping each table's name to its "
                          "description", file=display, line=1)
-    tables = _validated_tables(doc)
+    tables = _with_required_resolved(_validated_tables(doc))
     raise_collected([MeritError(message, file=display, line=_line(doc, path), field=".".join(map(str, path)))
                      for path, message in _consistency_problems(tables)])
     return Contract(tables)
@@ -154,6 +168,13 @@ def _validated_tables(doc: YamlDoc) -> dict[str, TableSchema]:
                                        field=".".join(map(str, path))))
     raise_collected(problems)
     raise AssertionError("a ValidationError without problems")  # pragma: no cover
+
+
+def _with_required_resolved(tables: dict[str, TableSchema]) -> dict[str, TableSchema]:
+    """The tables with each column's ``required`` decided (True or False, never None)."""
+    return {name: dataclasses.replace(t, columns=tuple(dataclasses.replace(c, required=t.column_required(c))
+                                                        for c in t.columns))
+            for name, t in tables.items()}
 
 
 def _yaml_path(loc: tuple, column_names: dict[str, list[str]]) -> tuple:
@@ -233,8 +254,11 @@ def contract_markdown() -> str:
         f"{' and '.join(required)} {'are' if len(required) > 1 else 'is'} required; every other table is "
         "optional. How files are read, values typed and problems reported: [data.md](data.md).",
         "",
-        "In a table's columns, *required* means the column must be in the file's header (an optional "
-        "column may be left out: all its values are then empty); a cell may be empty unless it says "
+        "In a table's columns, *required* means the column must be in the file's header: a table's "
+        "key, the column crediting its records (*credited to*), the column putting them in the cycle "
+        "(*in the cycle by*), the columns that are never empty, and the agents' name and team. Any "
+        "other column may be left out: all its values are then empty, and the metrics that read it "
+        "are undefined, with a note naming the column. A cell may be empty unless it says "
         "*never empty*. *Credited to* and *in the cycle by* are the usual attribution, which a "
         "ruleset's `tables:` section may change ([rulesets.md](rulesets.md)).",
         "",

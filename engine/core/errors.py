@@ -28,8 +28,10 @@ class MeritError(Exception):
         text: str | None = None,
         span: tuple[int, int] | None = None,
         expected: str | None = None,
+        count: int = 1,
     ) -> None:
         super().__init__(message)
+        self.count = count  # the occurrences this one problem stands for (the same problem in many rows)
         self.message = message
         self.file = file
         self.line = line
@@ -77,6 +79,7 @@ class MeritError(Exception):
             "field": self.field,
             "resource": self.resource,
             "expected": self.expected,
+            "count": self.count,
         }
 
     def __str__(self) -> str:  # pragma: no cover - exercised through format()
@@ -100,29 +103,45 @@ class DataError(MeritError):
 
 
 class ProblemList(MeritError):
-    """Several problems found in one pass, reported together."""
+    """Several problems found in one pass, reported together.
+
+    Each problem may stand for several occurrences (its ``count``: the same problem in many
+    rows of one column); *total* counts occurrences, and when it exceeds what the problems
+    listed count, the rest are said to exist (examples of many, e.g. distinct bad values).
+    """
 
     def __init__(self, problems: list[MeritError], *, limit: int = 50, total: int | None = None):
+        self.groups = len(problems)
         self.problems = list(problems)[:limit]
-        self.total = total if total is not None else len(problems)
+        self.total = total if total is not None else sum(p.count for p in problems)
         noun = "problem" if self.total == 1 else "problems"
-        super().__init__(f"{self.total} {noun} found")
+        super().__init__(f"{self.total:,} {noun} found")
 
     def format(self) -> str:
         lines = [p.format() for p in self.problems]
         shown = len(self.problems)
-        if self.total > shown:
-            lines.append(f"... and {self.total - shown} more (showing the first {shown})")
-        lines.append(f"{self.total} {'problem' if self.total == 1 else 'problems'} found; nothing was written")
+        hidden = self.total - sum(p.count for p in self.problems)
+        grouped = any(p.count > 1 for p in self.problems)
+        if hidden > 0 and grouped:
+            more = self.groups - shown
+            lines.append(f"... and {more} more kind{'s' if more > 1 else ''} of problem ({hidden:,} in all) "
+                         f"not shown (showing the first {shown})")
+        elif hidden > 0:
+            lines.append(f"... and {hidden:,} more (showing the first {shown})")
+        found = f"{self.total:,} {'problem' if self.total == 1 else 'problems'} found"
+        if grouped:
+            found += f", listed as {self.groups} group{'s' if self.groups > 1 else ''} (one per column and kind)"
+        lines.append(f"{found}; nothing was written")
         return "\n".join(lines)
 
 
 def raise_collected(problems: list[MeritError], *, limit: int = 50, total: int | None = None) -> None:
-    """Raise what one pass collected: nothing, the one problem as it is, or several as a ProblemList."""
-    total = max(total if total is not None else 0, len(problems))
+    """Raise what one pass collected: nothing, the one problem as it is (however many rows it
+    stands for), or several as a ProblemList."""
+    total = max(total if total is not None else 0, sum(p.count for p in problems))
     if not problems and not total:
         return
-    if total == 1 and len(problems) == 1:
+    if len(problems) == 1 and total == problems[0].count:
         raise problems[0]
     raise ProblemList(problems, limit=limit, total=total)
 
@@ -130,8 +149,9 @@ def raise_collected(problems: list[MeritError], *, limit: int = 50, total: int |
 class Problems:
     """Problems collected across one pass, reported in (file, line, column) order at the end.
 
-    ``add(err, order, count=False)`` keeps an example without counting it again
-    (the same problem in many rows is counted once per row by its finder).
+    ``add(err, order)`` counts the problem as ``err.count`` occurrences (one problem may stand
+    for the same problem in many rows); ``count=False`` keeps it without counting it (its
+    finder counted it).
     """
 
     def __init__(self, limit: int = 50):
@@ -142,7 +162,7 @@ class Problems:
     def add(self, err: MeritError, order: tuple = (), count: bool = True) -> None:
         self.items.append((order, err))
         if count:
-            self.total += 1
+            self.total += err.count
 
     def __bool__(self) -> bool:
         return bool(self.items or self.total)

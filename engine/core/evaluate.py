@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from merit.core.aggregate import SCOPE_KEY, TableAggregates, top_per_group
-from merit.core.cohorts import CohortBuilder
+from merit.core.cohorts import CohortBuilder, period_bounds_utc
 from merit.core.compile import FORMULA_CONSTANTS, ZERO_WHEN_EMPTY, CompiledMetric, Plan
+from merit.core.compile.needs import absent_reads, missing_tables_note, undefined_metrics
 from merit.core.errors import MeritError
 from merit.core.intervals import wilson_interval
 from merit.core.workspace import Workspace
@@ -56,21 +57,19 @@ class Evaluator(CohortBuilder):
     def run(self) -> Evaluation:
         plan = self.plan
         self.check_lookup_keys()  # a key missing from its parameter table is a data error, not a gap
+        self.notes.update(self.undefined())
         table_metrics: dict[str, list[CompiledMetric]] = {}
         for cm in plan.metrics.values():
-            if cm.table is None:
-                continue
-            missing = sorted(name for name in cm.tables if not self._present(name))
-            if missing:
-                self.notes[cm.id] = self._missing_note(missing)
-                continue
-            table_metrics.setdefault(cm.table, []).append(cm)
+            if cm.table is not None and cm.id not in self.notes:
+                table_metrics.setdefault(cm.table, []).append(cm)
 
         results: dict[tuple[str, str | None], list[pd.DataFrame]] = {}
         for tname, metrics in table_metrics.items():
             self.progress(f"table {tname}")
             agg = self._table_aggregates(tname, metrics)
-            for breakdown in (None,) + tuple(sorted({b for cm in metrics for b in cm.breakdowns})):
+            # a breakdown by a dimension that reads an absent column has no rows
+            breakdowns = {b for cm in metrics for b in cm.breakdowns if not self.absent_dimension(tname, b)}
+            for breakdown in (None,) + tuple(sorted(breakdowns)):
                 relevant = [cm for cm in metrics if breakdown is None or breakdown in cm.breakdowns]
                 for scope in ("agent", "team", "org"):
                     wanted = [cm for cm in relevant if scope in cm.scopes]
@@ -119,7 +118,8 @@ class Evaluator(CohortBuilder):
         groups: dict[tuple[str, str], dict[str, list[str]]] = {}
         for lid, spec in specs.items():
             cm = self.plan.metrics[spec.metric]
-            if cm.id in self.notes or cm.table not in self.aggregates:
+            if (cm.id in self.notes or cm.table not in self.aggregates
+                    or self.absent_dimension(cm.table, spec.by)):  # (a list by an absent column: no rows)
                 continue
             for scope in spec.scopes:
                 if scope in cm.scopes:
@@ -160,14 +160,26 @@ class Evaluator(CohortBuilder):
         lists["_l"] = lists["list"].map(order)
         return lists.sort_values(["_s", "id", "_l", "rank"], kind="stable").drop(columns=["_s", "_l"]).reset_index(drop=True)
 
+    def undefined(self) -> dict[str, str]:
+        """Metric id -> why the workspace's data leaves it undefined everywhere (a table or a
+        column it reads is absent)."""
+        gaps = undefined_metrics(self.plan, self.tables.tables, self.tables.absent)
+        return {mid: gap.note(self.ws.config.data) for mid, gap in gaps.items()}
+
+    def undefined_note(self, mid: str) -> str | None:
+        """Why metric *mid* is undefined everywhere; None when the data can define it."""
+        return self.undefined().get(mid)
+
+    def absent_dimension(self, table: str, dimension: str) -> bool:
+        """Whether *dimension* of *table* reads a column absent from the data."""
+        reads = self.plan.dimension_columns.get(table, {}).get(dimension, ())
+        return bool(absent_reads(reads, self.tables.absent))
+
     def _present(self, name: str) -> bool:
         return name == "roster_days" or name in self.tables.tables
 
     def _missing_note(self, missing: list[str]) -> str:
-        names = ", ".join(f"'{m}'" for m in missing)
-        noun = "table" if len(missing) == 1 else "tables"
-        return (f"undefined: {noun} {names} not in the workspace "
-                f"({', '.join(f'{self.ws.config.data}/{m}.csv' for m in missing)})")
+        return missing_tables_note(missing, self.ws.config.data)
 
     def _finish_table_metrics(self, df: pd.DataFrame, metrics: list[CompiledMetric]) -> pd.DataFrame:
         for cm in metrics:
@@ -226,7 +238,7 @@ class Evaluator(CohortBuilder):
     # ---------------------------------------------------------------- formulas
     def _formulas(self, frames) -> None:
         for cm in self.plan.metrics.values():
-            if cm.agg != "formula":
+            if cm.agg != "formula" or cm.id in self.notes:
                 continue
             missing_deps = [d for d in cm.deps if d in self.notes]
             if missing_deps:
@@ -271,7 +283,7 @@ class Evaluator(CohortBuilder):
     # ------------------------------------------------------------ standardised
     def _standardized(self, frames) -> None:
         for cm in self.plan.metrics.values():
-            if cm.agg != "standardized":
+            if cm.agg != "standardized" or cm.id in self.notes:
                 continue
             base, by, mix = cm.spec.metric, cm.spec.by, cm.spec.mix
             if base in self.notes:
@@ -306,6 +318,21 @@ class Evaluator(CohortBuilder):
                 target[cm.id] = target["id"].map(value).astype("float64")
                 target[f"{cm.id}__n"] = target["id"].map(sums[f"{base}__n"]).fillna(0).astype("int64")
                 frames[(scope, None)].data = target.copy()
+
+
+def rows_in_period(table: ibis.Table, column: str, ws: Workspace) -> int:
+    """How many records of *table* have *column* (a timestamp, a date or a 'YYYY-MM' month) in
+    the cycle's period, as a cohort counts them (merit.core.cohorts.CohortBuilder.cohort)."""
+    col = table[column]
+    period = ws.config.period
+    if col.type().is_timestamp():
+        start_utc, end_utc = period_bounds_utc(ws)
+        inside = (col >= start_utc) & (col < end_utc)
+    elif col.type().is_string():
+        inside = col.between(period.start.strftime("%Y-%m"), period.end.strftime("%Y-%m"))
+    else:
+        inside = col.between(period.start, period.end)
+    return int(table.filter(inside).count().execute())
 
 
 def evaluate(plan: Plan, tables, ws: Workspace, progress=None) -> Evaluation:

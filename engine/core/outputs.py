@@ -210,7 +210,7 @@ def scores_json(scores: Scores) -> RawJSON:
     parts: list = []
     for i, (name, values) in enumerate((
             ("agent_id", _json_strings(t["agent_id"].astype(str))), ("name", _json_strings(t["name"].astype(str))),
-            ("team", _json_strings(t["team"].astype(str))), ("level", _json_strings(t["level"].astype(str))),
+            ("team", _json_strings(t["team"].astype(str))), ("level", _json_strings(t["level"], null=True)),
             ("total", _json_numbers(t["total"])),
             ("grade", _json_strings(grades.where(grades.notna() & (grades != ""), None), null=True)),
             ("rank", _json_numbers(t["rank"].astype("float64"))),

@@ -90,7 +90,7 @@ def manifest(prep: Prepared, evaluation: Evaluation, digests: dict[str, Future] 
     inputs = {}
     for name, src in sorted(prep.tables.sources.items()):
         inputs[name] = {
-            "file": f"{cfg.data}/{src.path.name}",
+            "file": _in_workspace(prep.ws.root, src.path),
             "sha256": digests[name].result() if name in digests else file_sha256(src.path),
             "rows_in_period": evaluation.cohort_sizes.get(name),
         }
@@ -137,3 +137,11 @@ def write_outputs(files: Outputs, out_dir: Path, *,
             also(stage)
         written = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
     return [out_dir / f for f in written]
+
+
+def _in_workspace(root: Path, path: Path) -> str:
+    """*path* as the manifest names it: relative to the workspace (a source may be anywhere in it)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # (not under the workspace's resolved path: only its name is stable)
+        return path.name

@@ -17,6 +17,7 @@ modelled and cross-checked in :mod:`merit.core.ruleset_domain`.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import typing
 from dataclasses import dataclass, field
@@ -28,8 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from merit.core.contract import contract
 from merit.core.errors import Origin, RulesetError, raise_collected
+from merit.core.model_fields import unknown_field_message
 from merit.core.ruleset_domain import CorrectionTable, PanelScale, Scorecard, cross_problems
-from merit.core.yamlpos import YamlDoc, load_yaml, load_yaml_text
+from merit.core.yamlpos import YamlDoc, load_yaml_text, read_settings_file
 
 SCOPES = ("agent", "team", "org")
 AGGREGATIONS = ("count", "sum", "mean", "min", "max", "count_distinct", "ratio", "quantile",
@@ -360,13 +362,26 @@ def _read(ref: str, relative_to: Path | None) -> tuple[YamlDoc, Path | None]:
         if not res.is_file():
             raise RulesetError(f"no shipped ruleset named '{ref}'",
                                expected=f"one of {', '.join(shipped_rulesets())}, or a path to a .yaml file")
-        return load_yaml_text(res.read_text(encoding="utf-8"), f"rulesets/{ref}.yaml"), None
+        return _parsed_copy(res.read_text(encoding="utf-8"), f"rulesets/{ref}.yaml"), None
     path = Path(ref)
     if not path.is_absolute() and relative_to is not None:
         path = relative_to / path
     if not path.exists():  # (a folder, pipe or device by that name is refused by load_yaml)
         raise RulesetError("ruleset file not found", file=str(path))
-    return load_yaml(path, str(path)), path.parent
+    return _parsed_copy(read_settings_file(path, str(path)), str(path)), path.parent
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str, file: str) -> YamlDoc:
+    return load_yaml_text(text, file)
+
+
+def _parsed_copy(text: str, file: str) -> YamlDoc:
+    """*text* parsed, once per process for the same text (parsing with positions is the slow part
+    of loading a ruleset, and a run reads its ruleset more than once).  Merging along ``extends``
+    changes a document's data, so each caller gets its own copy of it."""
+    doc = _parsed(text, file)
+    return YamlDoc(copy.deepcopy(doc.data), doc.positions, doc.file, doc.lines)
 
 
 MERGED_BY_ID = ("params", "tables", "metrics", "lists", "rubric", "corrections")
@@ -543,7 +558,7 @@ def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:
     if err["type"] == "missing":
         msg = f"required field '{loc[-1]}' is missing"
     elif err["type"] == "extra_forbidden":
-        msg = f"unknown field '{loc[-1]}'"
+        msg = unknown_field_message(Ruleset, loc)
     elif err["type"] == "literal_error":
         msg = f"{msg} (got {err.get('input')!r})"
     path = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("tuple", "list", "str", "dict", "float"))))

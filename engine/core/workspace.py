@@ -1,9 +1,10 @@
 """The performance-cycle workspace: cycle.yaml, data/ and out/.
 
 A workspace is a folder; ``cycle.yaml`` names the cycle, its period (inclusive
-local dates), the time zone that naive timestamps are local to, the ruleset
-and the data folder.  This module only locates things; reading the tables is
-``tables``'s job.
+local dates), the time zone that naive timestamps are local to, the ruleset,
+the data folder and the sources (tables read from an organisation's own
+exports, merit.core.sources).  This module only locates things; reading the
+tables is ``tables``'s job.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from merit.core.errors import WorkspaceError, raise_collected
+from merit.core.errors import MeritError, WorkspaceError, raise_collected
+from merit.core.sources.entry import TABLE_SUFFIXES, SourceEntry, resolve_sources
+from merit.core.sources.spec import SourceSpec
 from merit.core.yamlpos import YamlDoc, load_model, regular_file_problem
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 
 class Period(BaseModel):
@@ -41,6 +43,7 @@ class CycleConfig(BaseModel):
     ruleset: str = "default"
     data: str = "data"
     previous: list[str] = []
+    sources: dict[str, SourceSpec] = {}  # contract table -> its export (merit.core.sources)
 
     @field_validator("timezone")
     @classmethod
@@ -58,6 +61,7 @@ class Workspace:
     config: CycleConfig
     doc: YamlDoc
     tables: dict[str, Path] = field(default_factory=dict)
+    sources: dict[str, SourceEntry] = field(default_factory=dict)  # the tables read from a `sources:` entry
 
     @property
     def cycle_file(self) -> Path:
@@ -93,11 +97,29 @@ def open_workspace(root: Path | str) -> Workspace:
                              missing="cycle.yaml not found: a workspace needs one (see README, 'The workspace')",
                              mapping="cycle.yaml must be a mapping of settings")
     ws = Workspace(root=root, config=config, doc=doc)
-    ws.tables = find_tables(ws)
+    ws.sources, problems = resolve_sources(root, config.sources, doc)
+    try:
+        ws.tables = find_tables(ws)
+    except MeritError as err:
+        problems.append(err)
+    raise_collected(problems)
     return ws
 
 
 def find_tables(ws: Workspace) -> dict[str, Path]:
+    """The file of each table: its `sources:` entry's, else data/NAME.csv, .parquet or .xlsx."""
+    sourced = {name: entry.path for name, entry in ws.sources.items()}
+    if not ws.data_dir.is_dir() and ws.config.sources and "data" not in ws.doc.data:
+        return sourced  # (every table comes from an export: no data folder needed)
+    found = _data_files(ws)
+    unreadable = [WorkspaceError(problem, file=ws.display(path), expected="a CSV, Parquet or Excel file")
+                  for path in sourced.values() if (problem := _unreadable(path))]
+    raise_collected(unreadable)
+    return {**found, **sourced}
+
+
+def _data_files(ws: Workspace) -> dict[str, Path]:
+    """The tables in the data folder, by file name."""
     data_dir = ws.data_dir
     if not data_dir.is_dir():
         pos = ws.doc.pos(("data",))

@@ -284,13 +284,16 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
     try:
         return model.model_validate(doc.data), doc
     except ValidationError as exc:
-        problems = pydantic_errors(exc, doc, error_cls)
+        problems = pydantic_errors(exc, doc, error_cls, model=model)
     raise_collected(problems)  # (outside the handler: the user sees the problems, not pydantic's chain)
     raise AssertionError("a ValidationError without problems")  # pragma: no cover
 
 
-def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = ()) -> list[MeritError]:
-    """Turn a pydantic ValidationError into positioned errors."""
+def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = (), model=None) -> list[MeritError]:
+    """Turn a pydantic ValidationError into positioned errors (an unknown key of *model*
+    with the closest known one)."""
+    from merit.core.model_fields import unknown_field_message
+
     out = []
     for err in exc.errors():
         loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and part.startswith("function-")))
@@ -315,7 +318,7 @@ def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = ())
         if err["type"] == "missing":
             msg = f"required field '{path[-1]}' is missing"
         elif err["type"] == "extra_forbidden":
-            msg = f"unknown field '{path[-1]}'"
+            msg = unknown_field_message(model, loc) if model is not None else f"unknown field '{path[-1]}'"
         out.append(
             error_cls(
                 msg,

@@ -20,6 +20,7 @@ import pandas as pd
 from merit.core.compile import CompiledMetric
 from merit.core.errors import MeritError
 from merit.core.evaluate import Evaluator
+from merit.core.suggest import did_you_mean
 from merit.cycles.adjustments import KEYS, Adjustment
 from merit.cycles.run import prepare_cycle
 
@@ -35,26 +36,30 @@ def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=N
     prep = prepare_cycle(workspace, progress=progress)
     plan = prep.plan
     if metric not in plan.metrics:
-        raise MeritError(f"unknown metric '{metric}'", expected="one of " + ", ".join(plan.metrics))
+        raise MeritError(f"unknown metric '{metric}'" + did_you_mean(metric, plan.metrics),
+                         expected="one of " + ", ".join(plan.metrics))
     agents = prep.tables.tables["agents"]
     found = agents.filter(agents.agent_id == agent).select("agent_id", "name", "team", "level").execute()
     if found.empty:
-        raise MeritError(f"unknown agent '{agent}'", file=prep.tables.sources["agents"].display,
+        same_but_case = agents.filter(agents.agent_id.lower() == agent.lower()).select("agent_id").limit(3)
+        raise MeritError(f"unknown agent '{agent}'" + did_you_mean(agent, same_but_case.execute()["agent_id"]),
+                         file=prep.tables.sources["agents"].display,
                          expected="an agent_id of the agents table")
     person = found.iloc[0]
     cm = plan.metrics[metric]
     evaluator = Evaluator(plan, prep.tables, prep.ws, progress)
     label = cm.spec.label or metric
-    title = f"{label} ({metric}) for {person['name']} ({agent}, team {person['team']}, {person['level']})"
+    level = f", {person['level']}" if _text(person["level"]) else ""
+    title = f"{label} ({metric}) for {person['name']} ({agent}, team {person['team']}{level})"
     report = Explanation(title=title)
     if cm.spec.description:
         report.summary.append(" ".join(cm.spec.description.split()))
+    note = evaluator.undefined_note(cm.id)
+    if note is not None:
+        report.summary.append(note)
+        return report
     if cm.table is None:
         _explain_from_metrics(report, cm, evaluator, agent)
-        return report
-    missing = [t for t in cm.tables if not evaluator._present(t)]
-    if missing:
-        report.summary.append(evaluator._missing_note(sorted(missing)))
         return report
     _explain_records(report, prep, cm, evaluator, agent)
     return report
@@ -255,3 +260,8 @@ def _fmt(value) -> str:
 
 
 __all__ = ["explain_metric", "Explanation", "MeritError"]
+
+
+def _text(value) -> str:
+    """A roster value as text; an empty cell (None, NaN) is ''."""
+    return "" if value is None or value != value else str(value)

@@ -47,7 +47,6 @@ COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "g
 REQUIRED = ["panelist", "item_id", "kind", "title", "grade", "check"]
 GRADING_SHEET = "Grading"
 RUBRIC_SHEET = "Rubric"
-KIND_ORDER = ["case", "faq", "sop", "best_practice"]
 
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
@@ -180,8 +179,7 @@ def _rubric_sheet(rb, panelist_name: str, cycle: str, rubric: dict[str, dict[str
     bold, fill = Font(bold=True, color=_HEADER_FONT_COLOUR), PatternFill("solid", fgColor=_HEADER_FILL)
     for c in rb[4]:
         c.font, c.fill = bold, fill
-    kinds = [k for k in KIND_ORDER if k in rubric] + sorted(k for k in rubric if k not in KIND_ORDER)
-    for kind in kinds:
+    for kind in rubric:  # (in the ruleset's order: it says which kinds come first)
         rb.append(xlsx_row(rb, [kind] + [rubric[kind].get(gr, "") for gr in order_best_first]))
     rb["A1"].font = Font(bold=True, size=13)
     rb.column_dimensions["A"].width = 15

@@ -14,9 +14,18 @@ from merit.usecases._writing import Progress, workspace_root
 
 @dataclass
 class TableRows:
+    """One input table as ``merit check`` read it (``file`` None: the table is absent)."""
+
     name: str
-    file: str  # as shown to the user
-    rows: int | None
+    file: str | None  # as shown to the user
+    rows: int | None  # records read
+    in_period: int | None = None  # records whose period column is in the cycle (None: no such column)
+    period_column: str | None = None
+    absent_columns: list[str] = field(default_factory=list)  # contract columns not in the file
+    # metric -> what it lacks here ("the table", "column csat", "columns a, b"): undefined everywhere
+    undefined: dict[str, str] = field(default_factory=dict)
+    # dimension -> what it lacks ("column channel"): breakdowns by it have no rows
+    empty_breakdowns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -24,7 +33,7 @@ class CheckReport:
     """What ``merit check`` found valid: the cycle, its tables and its ruleset."""
 
     cycle: str
-    tables: list[TableRows]  # the tables read, by name
+    tables: list[TableRows]  # every input table, in the contract's order (absent ones too)
     missing: list[str]  # the tables absent (their metrics are undefined), by name
     ruleset: str
     ruleset_files: list[str]
@@ -34,19 +43,58 @@ class CheckReport:
 
 def check(workspace: Path | str, *, progress: Progress | None = None) -> CheckReport:
     """``merit check``: validate cycle.yaml, the ruleset, every input table (with the active
-    adjustments applied) and the keys the ruleset's strict lookups need, without writing."""
+    adjustments applied) and the keys the ruleset's strict lookups need, without writing; say
+    per table what was read and which metrics its data leaves undefined."""
     from merit.core.cohorts import check_lookup_keys
+    from merit.core.compile.needs import undefined_metrics
+    from merit.core.contract import contract
     from merit.cycles.run import prepare_cycle
 
     prep = prepare_cycle(workspace, progress=progress)
     check_lookup_keys(prep.plan, prep.tables, prep.ws)
-    counts = {name: int(t.count().execute()) for name, t in prep.tables.tables.items()}
+    found = undefined_metrics(prep.plan, prep.tables.tables, prep.tables.absent)
+    gaps = {mid: found[mid] for mid in prep.plan.ruleset.metrics if mid in found}  # in the ruleset's order
     return CheckReport(
         cycle=prep.ws.config.name,
-        tables=[TableRows(name, src.display, counts.get(name)) for name, src in sorted(prep.tables.sources.items())],
+        tables=[_table_rows(prep, name, gaps) for name in contract().tables],
         missing=sorted(prep.tables.missing),
         ruleset=prep.loaded.ruleset.name, ruleset_files=list(prep.loaded.files),
         metrics=len(prep.plan.metrics), kpis=len(prep.plan.ruleset.scoring.kpis))
+
+
+def _table_rows(prep, name: str, gaps: dict) -> TableRows:
+    """What ``merit check`` says of table *name*: its file, rows, absent columns, undefined metrics."""
+    from merit.core.compile.needs import absent_reads
+    from merit.core.contract import contract
+    from merit.core.evaluate import rows_in_period
+
+    tables = prep.tables
+    undefined = {mid: _lacking(gap, name) for mid, gap in gaps.items() if gap.concerns(name)}
+    if name not in tables.tables:
+        return TableRows(name, None, None, undefined=undefined)
+    cfg = prep.plan.tables.get(name)
+    period = cfg.period if cfg is not None and cfg.period else contract().tables[name].period
+    table = tables.tables[name]
+    absent = tables.absent.get(name, frozenset())
+    empty = {}
+    for dim, reads in prep.plan.dimension_columns.get(name, {}).items():
+        lacking = absent_reads(reads, tables.absent)
+        if lacking:
+            columns = [f"{t}.{c}" if t != name else c for t, c in lacking]
+            empty[dim] = f"column{'s' if len(columns) > 1 else ''} {', '.join(columns)}"
+    rows = tables.counts.get(name)
+    return TableRows(name, tables.sources[name].display, int(table.count().execute()) if rows is None else rows,
+                     in_period=rows_in_period(table, period, prep.ws) if period else None, period_column=period,
+                     absent_columns=[c for c in contract().tables[name].names if c in absent],
+                     undefined=undefined, empty_breakdowns=empty)
+
+
+def _lacking(gap, table: str) -> str:
+    """What a metric's *gap* says it lacks in *table*: the table, or some of its columns."""
+    if table in gap.tables:
+        return "the table"
+    columns = [c for t, c in gap.columns if t == table]
+    return f"column{'s' if len(columns) > 1 else ''} {', '.join(columns)}"
 
 
 @dataclass

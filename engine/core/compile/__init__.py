@@ -14,6 +14,7 @@ small passes (compiler.PASSES) over one shared state (state.Compilation).
 #   metrics          each metric's expressions bound; dependencies; evaluation order
 #   derived_metrics  formulas and standardised metrics, from the metrics they use
 #   references       strict lookups, KPIs and lists, checked against what they name
+#   needs            the input columns each metric and dimension reads; which metrics data leaves undefined
 #   plan             the result: Plan, CompiledMetric, DerivedPlan
 #   compiler         compile_ruleset: the passes in order
 

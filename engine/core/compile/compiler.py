@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from merit.core.compile import derived_metrics, metrics, references, tables
+from merit.core.compile import derived_metrics, metrics, needs, references, tables
 from merit.core.compile.plan import Plan
 from merit.core.compile.state import Compilation
 from merit.core.ruleset import LoadedRuleset
@@ -12,7 +12,7 @@ from merit.core.ruleset import LoadedRuleset
 PASSES = (
     (tables.derived_tables, tables.record_columns, tables.dimensions, metrics.metrics, metrics.dependencies),
     (metrics.evaluation_order, derived_metrics.formulas_and_standardised, references.constant_lookup_keys,
-     references.scored_kpis),
+     references.scored_kpis, needs.columns_read),
     (references.lists,),
 )
 
@@ -25,4 +25,5 @@ def compile_ruleset(loaded: LoadedRuleset) -> Plan:
             compile_pass(c)
         c.raise_problems()
     return Plan(loaded=loaded, metrics={cm.id: cm for cm in c.order}, tables=dict(c.ruleset.tables),
-                dimensions=c.dimensions, derived=c.derived, schemas=c.schemas)
+                dimensions=c.dimensions, derived=c.derived, schemas=c.schemas,
+                dimension_columns=c.dimension_columns)

@@ -26,6 +26,7 @@ class CompiledMetric:
     scopes: tuple[str, ...] = SCOPES
     breakdowns: tuple[str, ...] = ()
     tables: frozenset[str] = frozenset()  # every table the metric reads
+    columns: frozenset[tuple[str, str]] = frozenset()  # every (input table, column) it reads (needs.py)
 
     @property
     def agg(self) -> str:
@@ -61,6 +62,8 @@ class Plan:
     dimensions: dict[str, dict[str, Expr]] = field(default_factory=dict)  # table -> name -> expr
     derived: dict[str, DerivedPlan] = field(default_factory=dict)  # in build order
     schemas: dict[str, ibis.Schema] = field(default_factory=dict)  # every table a metric can read
+    # table -> dimension -> the (input table, column) pairs it reads (needs.py)
+    dimension_columns: dict[str, dict[str, frozenset[tuple[str, str]]]] = field(default_factory=dict)
 
     @property
     def params(self) -> dict:

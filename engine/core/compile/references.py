@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from merit.core.compile.state import Compilation
+from merit.core.suggest import did_you_mean
 
 
 def constant_lookup_keys(c: Compilation) -> None:
@@ -18,7 +19,8 @@ def scored_kpis(c: Compilation) -> None:
     for kid, kpi in c.ruleset.scoring.kpis.items():
         mid = kpi.metric or kid
         if mid not in c.metrics:
-            c.error(f"KPI '{kid}' scores '{mid}', which is not a metric of this ruleset", ("scoring", "kpis", kid))
+            c.error(f"KPI '{kid}' scores '{mid}', which is not a metric of this ruleset"
+                    + did_you_mean(mid, c.metrics), ("scoring", "kpis", kid))
         elif "agent" not in c.metrics[mid].scopes:
             c.error(f"KPI '{kid}' scores '{mid}', which is not computed at agent scope", ("scoring", "kpis", kid))
 

@@ -38,6 +38,7 @@ class Compilation:
         self.derived: dict[str, DerivedPlan] = {}  # in build order
         self.record_tables: dict[str, ibis.Table] = {}  # what a metric's record expressions are bound to
         self.dimensions: dict[str, dict[str, Expr]] = {}
+        self.dimension_columns: dict[str, dict[str, frozenset[tuple[str, str]]]] = {}  # what each reads
         self.metrics: dict[str, CompiledMetric] = {}  # in ruleset order
         self.order: list[CompiledMetric] = []  # in evaluation order (dependencies first)
 

@@ -41,6 +41,8 @@ from merit.core.expressions.scalar_rules import (
     scalar_or,
     scalar_order,
     scalar_round,
+    scalar_text,
+    tag_pattern,
 )
 from merit.core.expressions.source import SourceText
 from merit.core.expressions.timezones import to_local
@@ -401,6 +403,23 @@ class ColumnEvaluator(Evaluator):
         if name == "upper":
             return x.upper()
         return x.length()
+
+    def text_function(self, name: str, args: list[Any]) -> Any:
+        """contains, has_tag, split_part over a column (as scalar_text says for plain values)."""
+        text, part = args[0], args[1]
+        if not is_column(text) and not is_column(part):
+            return scalar_text(name, args)
+        if part is None or kind_of(part) == "empty":
+            return typed_null("string" if name == "split_part" else "boolean")
+        if kind_of(text) == "empty":
+            return typed_null("string") if name == "split_part" else False
+        if name == "split_part":
+            return text.split(part)[args[2] - 1].nullif("")
+        if name == "contains":
+            found = text.contains(part)
+        else:
+            found = text.re_search(tag_pattern(part) if isinstance(part, str) else part)
+        return found.fill_null(False) if is_column(text) else found
 
     def in_table(self, x: Any, table: str, column: str, tnode: ast.AST, cnode: ast.AST) -> Any:
         tables = {k: v for k, v in (self.ctx.tables or {}).items() if v is not None}

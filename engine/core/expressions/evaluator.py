@@ -49,6 +49,9 @@ _APPLY = {
     "lower": "_apply_unary",
     "upper": "_apply_unary",
     "length": "_apply_unary",
+    "contains": "_apply_text",
+    "has_tag": "_apply_text",
+    "split_part": "_apply_text",
 }
 _UNARY_KINDS = {"abs": ("number",), "lower": ("string",), "upper": ("string",), "length": ("string", "list")}
 _SECONDS = {"hours_between": 3600.0, "minutes_between": 60.0, "days_between": 86400.0}
@@ -277,6 +280,17 @@ class Evaluator(simpleeval.SimpleEval):
     def _apply_unary(self, name: str, args: list[Any], node: ast.Call) -> Any:
         self._need(args[0], _UNARY_KINDS[name], name, FUNCTIONS[name][2], node.args[0])
         return self.unary(name, args[0])
+
+    def _apply_text(self, name: str, args: list[Any], node: ast.Call) -> Any:
+        sig = FUNCTIONS[name][2]
+        for v, n in zip(args[:2], node.args):
+            self._need(v, ("string",), name, sig, n)
+        if name == "split_part":
+            n = args[2]
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise OperandError("split_part() needs a whole number from 1 as its third argument "
+                                   "(which part)", sig, node.args[2])
+        return self.text_function(name, args)
 
     @staticmethod
     def _need(v: Any, kinds: tuple[str, ...], name: str, sig: str, node: ast.AST) -> None:

@@ -20,6 +20,7 @@ from merit.core.expressions.scalar_rules import (
     scalar_or,
     scalar_order,
     scalar_round,
+    scalar_text,
 )
 from merit.core.expressions.source import SourceText
 from merit.core.expressions.timezones import local_wall_clock, naive_utc
@@ -141,6 +142,9 @@ class ScalarEvaluator(Evaluator):
         if name == "upper":
             return x.upper()
         return len(x)
+
+    def text_function(self, name: str, args: list[Any]) -> Any:
+        return scalar_text(name, args)
 
     def in_table(self, x: Any, table: str, column: str, tnode: ast.AST, cnode: ast.AST) -> Any:
         raise OperandError("in_table() only works in record-level expressions (over a table)", None, tnode)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from typing import Any
 
 from merit.core.expressions.catalogue import MAX_INT_BITS, MAX_STRING_LENGTH, ORDERINGS
@@ -166,3 +167,28 @@ def dates_of_strings(x: Any, items: list[Any]) -> list[Any]:
     if kind_of(x) == "date":
         return [coerce_date_literal(x, i)[1] if isinstance(i, str) else i for i in items]
     return items
+
+
+def tag_pattern(tag: str) -> str:
+    """A regular expression (Python's and DuckDB's alike) matching *tag* as a whole tag of a
+    text of tags separated by spaces, commas or semicolons."""
+    return r"(^|[\s,;])" + re.escape(tag) + r"($|[\s,;])"
+
+
+def scalar_text(name: str, args: list) -> object:
+    """contains, has_tag and split_part on plain values: an empty text contains no part and
+    has no tag; an empty part or separator gives empty."""
+    text, part = args[0], args[1]
+    if part is None:
+        return None
+    if name == "split_part":
+        if text is None:
+            return None
+        parts = text.split(part) if part else [text]
+        found = parts[args[2] - 1] if args[2] <= len(parts) else ""
+        return found or None
+    if text is None:
+        return False
+    if name == "contains":
+        return part in text
+    return re.search(tag_pattern(part), text) is not None

@@ -14,7 +14,7 @@ PARSED_TYPES = ("int", "float", "bool", "timestamp", "date")
 
 @dataclass
 class Check:
-    kind: str  # 'nul' | 'empty' | 'parse' | 'enum' | 'range' | 'pattern' | 'order' | 'dup' | 'ref'
+    kind: str  # 'nul' | 'empty' | 'parse' | 'enum' | 'range' | 'pattern' | 'order' | 'dup' | 'ref' | 'list_ref'
     column: str
     other: str | None = None  # order: the earlier column; ref: 'table.column'
     bit: int = 0  # record checks: the bit of ``_bad``

@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
+
 from merit.core.contract import TableSchema, contract
 from merit.core.errors import DataError, Problems
+from merit.core.sources.encoding import detect_encoding
+from merit.core.sources.mapping import NO_ENTRY
 from merit.core.tables.connection import connect, set_zone
 from merit.core.tables.model import FORMATS, Source, SourceFile, Tables
-from merit.core.tables.read_csv import csv_source
+from merit.core.tables.read_csv import NOT_UTF8, csv_source
 from merit.core.tables.read_parquet import parquet_source
 from merit.core.tables.read_xlsx import xlsx_source
 from merit.core.tables.sql import drop, ident, typed_name
@@ -40,11 +44,19 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
                 continue
             if progress is not None:
                 progress(name)
-            loading.load(schema, SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()]), t_order)
+            loading.load(schema, source_file(ws, name, path), t_order)
     finally:
-        loading.delete_temp_files()
+        loading.finish()
     loading.problems.raise_if_any()
     return result
+
+
+def source_file(ws: Workspace, name: str, path) -> SourceFile:
+    """The file of table *name*, with its `sources:` entry and (CSV) encoding."""
+    src = SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()], entry=ws.sources.get(name))
+    if src.entry is not None and src.format == "csv":
+        src.encoding = detect_encoding(path, src.entry.spec.encoding)
+    return src
 
 
 def _check_required_tables(ws: Workspace) -> None:
@@ -73,9 +85,9 @@ def open_source(con, src: SourceFile, schema: TableSchema, result: Tables, probl
                 t_order: int) -> Source:
     """Read the header (reporting missing columns) and describe the file as a :class:`Source`."""
     if src.format == "csv":
-        return csv_source(con, src, schema, problems, t_order)
+        return csv_source(con, src, schema, result, problems, t_order)
     if src.format == "parquet":
-        return parquet_source(con, src, schema, problems, t_order)
+        return parquet_source(con, src, schema, result, problems, t_order)
     return xlsx_source(con, src, schema, result, problems, t_order)
 
 
@@ -99,6 +111,7 @@ class _Loading:
         source = self._typed(schema, src, t_order)
         if source is None:
             return
+        self.result.absent[name] = frozenset(schema.names) - frozenset(source.values)
         validate(self.result, schema, source, self.problems, t_order, self.limit)
         typed = ident(typed_name(name))
         con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
@@ -107,23 +120,51 @@ class _Loading:
 
     def _typed(self, schema: TableSchema, src: SourceFile, t_order: int) -> Source | None:
         """Open the file and create its typed table; None (the problem noted) when it cannot be read."""
+        noted = (len(self.problems.items), self.problems.total)
+        try:
+            return self._open_and_type(schema, src, t_order)
+        except DataError as err:
+            if not _utf8_guess_failed(src, err):
+                raise
+        # `auto`: UTF-8 at its start, not further on; read again (the header's problems once)
+        del self.problems.items[noted[0]:]
+        self.problems.total = noted[1]
+        src.encoding = "gb18030"
+        return self._open_and_type(schema, src, t_order)
+
+    def _open_and_type(self, schema: TableSchema, src: SourceFile, t_order: int) -> Source | None:
         con = self.result.con
         source = None
         try:
             source = open_source(con, src, schema, self.result, self.problems, t_order)
             self.opened.append(source)
             create_typed(con, src, schema, source, self.local)
-        except DataError as err:
-            self.problems.add(err, (t_order, err.line or 0, -1))
+        except (DataError, duckdb.Error) as err:
+            if _utf8_guess_failed(src, err):
+                raise
+            if not (NO_ENTRY in str(err) and source is not None and source.no_entry_problems is not None
+                    and source.no_entry_problems()):
+                if isinstance(err, duckdb.Error):
+                    raise
+                self.problems.add(err, (t_order, err.line or 0, -1))
             del self.result.sources[schema.name]
             drop(con, typed_name(schema.name))
             return None
-        finally:
-            for scratch in (source.scratch if source is not None else ()):
-                drop(con, scratch)
         return source
 
-    def delete_temp_files(self) -> None:
+    def finish(self) -> None:
+        """Drop what the files' reading left (scratch tables, types) and delete the temporary files."""
+        con = self.result.con
         for source in self.opened:
+            for scratch in source.scratch:
+                drop(con, scratch)
+            for type_name in source.scratch_types:
+                con.raw_sql(f"DROP TYPE IF EXISTS {ident(type_name)}")
             for temp in source.temp_files:
                 temp.unlink(missing_ok=True)
+
+
+def _utf8_guess_failed(src: SourceFile, err: Exception) -> bool:
+    """A source read as UTF-8 by `encoding: auto` that is not UTF-8 after its first 2 MiB."""
+    return (isinstance(err, DataError) and err.message == NOT_UTF8 and src.entry is not None
+            and src.format == "csv" and src.entry.spec.encoding == "auto" and src.encoding == "utf-8")

@@ -11,6 +11,7 @@ from typing import Any
 import ibis
 import numpy as np
 
+from merit.core.sources.encoding import utf8_text
 from merit.core.tables.csv_lines import csv_lines_are_records, csv_scan
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
@@ -22,6 +23,14 @@ class SourceFile:
     path: Path
     display: str
     format: str  # 'csv' | 'parquet' | 'xlsx'
+    entry: Any = None  # the table's `sources:` entry (merit.core.sources.entry.SourceEntry), if any
+    encoding: str = "utf-8"  # CSV: the file's encoding, as found (merit.core.sources.encoding)
+    text_path: Path | None = None  # CSV not in UTF-8: the private UTF-8 copy read while loading
+
+    @property
+    def readable(self) -> Path:
+        """The UTF-8 text DuckDB and the line scans read: the file, or its UTF-8 copy."""
+        return self.text_path or self.path
 
 
 @dataclass
@@ -33,6 +42,7 @@ class Tables:
     counts: dict[str, int] = field(default_factory=dict)  # records per table
     _sheet_rows: dict[str, list[int]] = field(default_factory=dict, repr=False)  # xlsx: record -> sheet row
     _csv_identity: dict[str, bool] = field(default_factory=dict, repr=False)
+    absent: dict[str, frozenset[str]] = field(default_factory=dict)  # table -> contract columns not in its file
 
     def has(self, name: str) -> bool:
         return name in self.tables
@@ -55,13 +65,14 @@ class Tables:
             sheet = self._sheet_rows[table]
             lines = [sheet[r] if 0 <= r < len(sheet) else r + 2 for r in wanted]
         else:
-            if table not in self._csv_identity:
-                self._csv_identity[table] = csv_lines_are_records(src.path, self.counts.get(table, -1))
-            if self._csv_identity[table]:
-                lines = (arr + 2).tolist()
-            else:
-                found = csv_scan(src.path, records=wanted)
-                lines = [found.get(r, r + 2) for r in wanted]
+            with utf8_text(src) as path:  # (a file in another encoding: its UTF-8 copy, same lines)
+                if table not in self._csv_identity:
+                    self._csv_identity[table] = csv_lines_are_records(path, self.counts.get(table, -1))
+                if self._csv_identity[table]:
+                    lines = (arr + 2).tolist()
+                else:
+                    found = csv_scan(path, records=wanted)
+                    lines = [found.get(r, r + 2) for r in wanted]
         return lines[0] if single else lines
 
 
@@ -88,6 +99,13 @@ class Source:
     # CSV: the relation reading another file in the same layout (a copy with LF line endings).
     relation_of: Callable[[Path], str] | None = None
     temp_files: list[Path] = field(default_factory=list)  # deleted once every table is loaded
+    # The source's `timestamp_format` patterns, tried on timestamps and dates that are not ISO 8601.
+    timestamp_formats: tuple[str, ...] = ()
+    # DuckDB types (ENUMs of an agent-name match) the values use; dropped once every table is loaded.
+    scratch_types: list[str] = field(default_factory=list)
+    # When typing stops at a mapped value that has no entry (merit.core.sources.mapping.NO_ENTRY):
+    # adds the problems of every such value, found by grouped queries, and returns how many.
+    no_entry_problems: Callable[[], int] | None = None
 
     def nul_checked(self) -> frozenset[str]:
         """The columns whose values are checked for NUL characters: every text value read."""

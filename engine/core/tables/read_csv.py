@@ -13,9 +13,11 @@ from typing import Any
 from merit.core.contract import TableSchema
 from merit.core.errors import DataError, Problems
 from merit.core.tables.csv_lines import csv_scan, first_long_line, has_nul_byte
-from merit.core.tables.header import header_problems
+from merit.core.sources.encoding import transcoded
+from merit.core.sources.mapping import mapped_values, plan_columns
+from merit.core.sources.no_entry import attach_checks
 from merit.core.tables.messages import NUL_EXPECTED
-from merit.core.tables.model import Source, SourceFile
+from merit.core.tables.model import Source, SourceFile, Tables
 from merit.core.tables.sql import clean, fetch_raw, ident, sql_str
 
 # The longest CSV record (line) merit reads, in bytes (DuckDB's default, pinned): a longer one is
@@ -23,7 +25,9 @@ from merit.core.tables.sql import clean, fetch_raw, ident, sql_str
 MAX_CSV_RECORD_BYTES = 2_000_000
 
 _HEADER_PROBE = MAX_CSV_RECORD_BYTES + 3  # (a byte-order mark)
-_UTF8_EXPECTED = "a UTF-8 text file (save it from Excel as 'CSV UTF-8')"
+_UTF8_EXPECTED = ("a UTF-8 text file (save it from Excel as 'CSV UTF-8'), or a `sources:` entry giving its "
+                  "encoding (docs/data.md)")
+NOT_UTF8 = "the file is not UTF-8 encoded"
 
 
 def too_long(src: SourceFile, line: int | None) -> DataError:
@@ -34,7 +38,7 @@ def too_long(src: SourceFile, line: int | None) -> DataError:
 
 
 def read_csv_header(src: SourceFile) -> list[str]:
-    with open(src.path, "rb") as fh:
+    with open(src.readable, "rb") as fh:
         head = fh.read(_HEADER_PROBE)
         longer = bool(fh.read(1))
     if not head.strip():
@@ -53,13 +57,18 @@ def read_csv_header(src: SourceFile) -> list[str]:
     except (StopIteration, csv.Error) as exc:  # pragma: no cover - csv is very forgiving
         raise DataError(f"cannot read the header row ({exc})", file=src.display, line=1)
     if any("\ufffd" in h for h in header):
-        raise DataError("the file is not UTF-8 encoded", file=src.display, line=1, expected=_UTF8_EXPECTED)
+        raise DataError(NOT_UTF8, file=src.display, line=1, expected=_UTF8_EXPECTED)
     return header
 
 
-def csv_source(con, src: SourceFile, schema: TableSchema, problems: Problems, t_order: int) -> Source:
+def csv_source(con, src: SourceFile, schema: TableSchema, result: Tables, problems: Problems,
+               t_order: int) -> Source:
+    temp_files = []
+    if src.encoding != "utf-8" and src.text_path is None:  # (read from a private UTF-8 copy)
+        src.text_path = transcoded(src.path, src.encoding, src.display)
+        temp_files.append(src.text_path)
     header = read_csv_header(src)
-    positions = header_problems(src, schema, header, problems, t_order)
+    plan = plan_columns(src, schema, header, problems, t_order)
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
 
     def relation_of(path: Path) -> str:
@@ -67,15 +76,21 @@ def csv_source(con, src: SourceFile, schema: TableSchema, problems: Problems, t_
                 f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
                 f"ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_CSV_RECORD_BYTES})")
 
-    values = {name: (clean(f"c{i}"), "VARCHAR") for name, i in positions.items()}
+    def text(i: int) -> str:
+        return clean(f"c{i}")
+
+    values, types, checked = mapped_values(con, plan, lambda i, ctype: (text(i), "VARCHAR"), text, schema,
+                                           result.tables.get("agents"))
 
     def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
         # The scan order of read_csv is the record order (DuckDB preserves it), as in the typed table.
         select = "".join(f", {values[name][0]} AS {ident(name)}" for name in columns)
         return fetch_raw(con, f"SELECT row_number() OVER () - 1 AS _row{select} FROM {source.relation}", rows)
 
-    source = Source(relation_of(src.path), values, raw, may_hold_nul=has_nul_byte(src.path),
-                    relation_of=relation_of)
+    source = Source(relation_of(src.readable), values, raw, may_hold_nul=has_nul_byte(src.readable),
+                    relation_of=relation_of, temp_files=temp_files, scratch_types=types,
+                    timestamp_formats=src.entry.spec.timestamp_formats if src.entry is not None else ())
+    attach_checks(con, src, source, checked, result, schema, problems, t_order)
     return source
 
 
@@ -89,11 +104,11 @@ def csv_error(src: SourceFile, exc: Exception) -> DataError:
     m = _DUCK_LINE.search(text)
     if m:
         segment = int(m.group(1)) - 1  # DuckDB counts the header and blank lines, not quoted newlines
-        line = csv_scan(src.path, segments=[segment]).get(segment, segment + 1)
+        line = csv_scan(src.readable, segments=[segment]).get(segment, segment + 1)
     if "Maximum line size" in text:
         return too_long(src, line)
     if "does not support a full read" in text:  # a record larger than DuckDB's buffer: no line given
-        return too_long(src, first_long_line(src.path, MAX_CSV_RECORD_BYTES))
+        return too_long(src, first_long_line(src.readable, MAX_CSV_RECORD_BYTES))
     m_cols = re.search(r"Expected Number of Columns:\s*(\d+)\s*Found:\s*(\d+)", text)
     if m_cols:
         return DataError(f"this line has {m_cols.group(2)} fields but the header has {m_cols.group(1)}",
@@ -101,7 +116,7 @@ def csv_error(src: SourceFile, exc: Exception) -> DataError:
                          expected=f"{m_cols.group(1)} comma-separated fields; quote values that contain commas")
     low = text.lower()
     if "invalid unicode" in low or "not utf-8" in low:
-        return DataError("the file is not UTF-8 encoded", file=src.display, line=line, expected=_UTF8_EXPECTED)
+        return DataError(NOT_UTF8, file=src.display, line=line, expected=_UTF8_EXPECTED)
     if "unterminated quote" in low:
         return DataError("a quoted value is not closed (or a quote appears inside an unquoted value)",
                          file=src.display, line=line,

@@ -10,8 +10,9 @@ import duckdb
 
 from merit.core.contract import TableSchema
 from merit.core.errors import DataError, Problems
-from merit.core.tables.header import header_problems
-from merit.core.tables.model import Source, SourceFile
+from merit.core.sources.mapping import mapped_values, plan_columns
+from merit.core.sources.no_entry import attach_checks
+from merit.core.tables.model import Source, SourceFile, Tables
 from merit.core.tables.sql import clean, fetch_raw, ident, sql_str
 
 # Parquet types read natively (no round trip through strings), per contract type.
@@ -45,7 +46,8 @@ def parquet_text(col: str, kind: str, ctype: str) -> str:
     return clean(expr)
 
 
-def parquet_source(con, src: SourceFile, schema: TableSchema, problems: Problems, t_order: int) -> Source:
+def parquet_source(con, src: SourceFile, schema: TableSchema, result: Tables, problems: Problems,
+                   t_order: int) -> Source:
     path = sql_str(str(src.path))
     try:
         described = con.raw_sql(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
@@ -53,18 +55,34 @@ def parquet_source(con, src: SourceFile, schema: TableSchema, problems: Problems
         raise unreadable(src, exc) from None
     header = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
-    positions = header_problems(src, schema, header, problems, t_order)
-    values: dict[str, tuple[str, str]] = {}
-    texts: dict[str, str] = {}
-    for name, i in positions.items():
+    plan = plan_columns(src, schema, header, problems, t_order)
+
+    def value(i: int, ctype: str) -> tuple[str, str]:
         col, kind = ident(header[i]), types[header[i]]
-        ctype = schema.column(name).type
-        texts[name] = parquet_text(col, kind, ctype)
-        values[name] = (col, kind) if kind in NATIVE.get(ctype, ()) else (texts[name], "VARCHAR")
+        return (col, kind) if kind in NATIVE.get(ctype, ()) else (parquet_text(col, kind, ctype), "VARCHAR")
+
+    def text(i: int) -> str:
+        return parquet_text(ident(header[i]), types[header[i]], "string")
+
+    values, scratch_types, checked = mapped_values(con, plan, value, text, schema, result.tables.get("agents"))
+    texts = {name: _as_text(values[name], plan.by_name.get(name), header, types, schema.column(name).type)
+             for name in values}
 
     def raw(rows: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
         select = "".join(f", {texts[name]} AS {ident(name)}" for name in columns)
         return fetch_raw(con, f"SELECT file_row_number AS _row{select} "
                               f"FROM read_parquet({path}, file_row_number = true)", rows)
 
-    return Source(f"read_parquet({path})", values, raw)
+    source = Source(f"read_parquet({path})", values, raw, scratch_types=scratch_types,
+                    timestamp_formats=src.entry.spec.timestamp_formats if src.entry is not None else ())
+    attach_checks(con, src, source, checked, result, schema, problems, t_order)
+    return source
+
+
+def _as_text(value: tuple[str, str], position: int | None, header: list[str], types: dict[str, str],
+             ctype: str) -> str:
+    """SQL: a column's value as messages quote it (the file's text of a column read by name)."""
+    if position is not None:
+        return parquet_text(ident(header[position]), types[header[position]], ctype)
+    sql, kind = value
+    return sql if kind == "VARCHAR" else clean(f"CAST({sql} AS VARCHAR)")

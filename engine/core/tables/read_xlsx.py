@@ -1,4 +1,4 @@
-"""Excel workbooks (.xlsx): the first sheet, read with openpyxl (small files: a Python loop over
+"""Excel workbooks (.xlsx): the first sheet (or the one a source names), read with openpyxl (small files: a Python loop over
 the rows is fine) into a scratch table of text, which is then typed like a CSV file."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from xml.etree.ElementTree import ParseError
 
 from merit.core.contract import TableSchema
 from merit.core.errors import DataError, Problems
-from merit.core.tables.header import header_problems
+from merit.core.sources.mapping import ColumnPlan, mapped_values, plan_columns
+from merit.core.sources.no_entry import attach_checks
+from merit.core.suggest import did_you_mean
 from merit.core.tables.model import Source, SourceFile, Tables
-from merit.core.tables.sql import clean, drop, ident
+from merit.core.tables.sql import clean, drop, fetch_raw, ident
 
 # What reading a damaged sheet raises: XML a parser refuses (a cell holding a NUL, which no
 # workbook can hold), a damaged zip member.
@@ -62,58 +64,89 @@ def xlsx_source(con, src: SourceFile, schema: TableSchema, result: Tables, probl
     except _unopenable() as exc:
         raise DataError(f"the file cannot be read as an Excel workbook (.xlsx): {exc}", file=src.display) from None
     try:
-        positions, data, sheet_rows = _read_first_sheet(src, schema, wb, problems, t_order)
+        plan, data, sheet_rows = _read_sheet(src, schema, wb, problems, t_order)
     finally:
         wb.close()
     result._sheet_rows[schema.name] = sheet_rows
-    arrow = pa.table({name: pa.array(vals, type=pa.string()) for name, vals in data.items()}) if data \
+    arrow = pa.table({f"c{i}": pa.array(vals, type=pa.string()) for i, vals in data.items()}) if data \
         else pa.table({"_none": pa.array([None] * len(sheet_rows), type=pa.string())})
     scratch = f"_raw_{schema.name}"
     drop(con, scratch)
     con.create_table(scratch, arrow)
-    values = {name: (clean(ident(name)), "VARCHAR") for name in positions}
+
+    def text(i: int) -> str:
+        return clean(ident(f"c{i}"))
+
+    values, types, checked = mapped_values(con, plan, lambda i, ctype: (text(i), "VARCHAR"), text, schema,
+                                           result.tables.get("agents"))
 
     def raw(wanted: list[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
-        return {r: {"_row": r, **{name: data[name][r] for name in columns}}
-                for r in set(wanted) if 0 <= r < len(sheet_rows)}
+        select = "".join(f", {values[name][0]} AS {ident(name)}" for name in columns)
+        return fetch_raw(con, f"SELECT rowid AS _row{select} FROM {ident(scratch)}", wanted)
 
-    return Source(ident(scratch), values, raw, scratch=[scratch])
+    source = Source(ident(scratch), values, raw, scratch=[scratch], scratch_types=types,
+                    timestamp_formats=src.entry.spec.timestamp_formats if src.entry is not None else ())
+    attach_checks(con, src, source, checked, result, schema, problems, t_order)
+    return source
 
 
-def _read_first_sheet(src: SourceFile, schema: TableSchema, wb, problems: Problems, t_order: int
-                      ) -> tuple[dict[str, int], dict[str, list], list[int]]:
-    """The contract columns' positions in the header, their cells' text and the sheet row of
-    each record (completely empty rows are skipped)."""
+def _sheet(src: SourceFile, wb):
+    """The sheet a source names (`sheet:`), else the first."""
     if not wb.worksheets:
         raise DataError("the workbook has no sheet that can be read", file=src.display,
                         expected="a workbook whose first sheet holds the table")
-    sheet = wb.worksheets[0]
+    wanted = src.entry.spec.sheet if src.entry is not None else None
+    if wanted is None:
+        return wb.worksheets[0]
+    if wanted not in wb.sheetnames:
+        entry = src.entry
+        raise DataError(f"the workbook has no sheet '{wanted}'{did_you_mean(wanted, wb.sheetnames)}; its sheets "
+                        f"are: {', '.join(wb.sheetnames)}", file=src.display, field=entry.key("sheet"),
+                        expected=f"the name of one of its sheets in {entry.key('sheet')} (cycle.yaml line "
+                                 f"{entry.line('sheet')})")
+    return wb[wanted]
+
+
+def _read_sheet(src: SourceFile, schema: TableSchema, wb, problems: Problems, t_order: int
+                ) -> tuple[ColumnPlan, dict[int, list], list[int]]:
+    """Where each contract column comes from, the text of the cells of every column read (by
+    position) and the sheet row of each record (completely empty rows are skipped)."""
+    sheet = _sheet(src, wb)
     header: list[str] = []
     try:
         rows = sheet.iter_rows(values_only=True)
         first = next(rows, None)
         if first is None:
-            raise DataError("the first sheet is empty: it needs a header row naming its columns",
+            raise DataError(f"the sheet '{sheet.title}' is empty: it needs a header row naming its columns",
                             file=src.display, line=1)
         header = ["" if v is None else str(v) for v in first]
-        positions = header_problems(src, schema, header, problems, t_order)
-        ctypes = {name: schema.column(name).type for name in positions}
-        data, sheet_rows = _cells(rows, positions, ctypes)
+        plan = plan_columns(src, schema, header, problems, t_order)
+        data, sheet_rows = _cells(rows, _cell_types(plan, schema))
     except BROKEN_SHEET as exc:  # (the sheet is parsed as it is read)
         raise broken_sheet(src, wb, sheet, exc, header) from None
-    return positions, data, sheet_rows
+    return plan, data, sheet_rows
 
 
-def _cells(rows: Iterator[tuple], positions: dict[str, int], ctypes: dict[str, str]
-           ) -> tuple[dict[str, list], list[int]]:
-    data: dict[str, list] = {name: [] for name in positions}
+def _cell_types(plan: ColumnPlan, schema: TableSchema) -> dict[int, str]:
+    """The contract type each column read is written as text for (a date cell in a date column
+    is YYYY-MM-DD): the type of the column read by name or through a plain `column:`."""
+    ctypes = {i: "string" for i in plan.needed}
+    ctypes.update({i: schema.column(name).type for name, i in plan.by_name.items()})
+    for name, m in plan.mapped.items():
+        if m.position is not None and m.cmap.values is None and m.cmap.match is None:
+            ctypes[m.position] = schema.column(name).type
+    return ctypes
+
+
+def _cells(rows: Iterator[tuple], ctypes: dict[int, str]) -> tuple[dict[int, list], list[int]]:
+    data: dict[int, list] = {i: [] for i in sorted(ctypes)}
     sheet_rows: list[int] = []
     for n, row in enumerate(rows, start=2):  # small files: a Python loop is fine here
         if row is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue
         sheet_rows.append(n)
-        for name, i in positions.items():
-            data[name].append(cell_text(row[i] if i < len(row) else None, ctypes[name]))
+        for i, ctype in ctypes.items():
+            data[i].append(cell_text(row[i] if i < len(row) else None, ctype))
     return data, sheet_rows
 
 

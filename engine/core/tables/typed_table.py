@@ -50,13 +50,14 @@ def typed_table_sql(schema: TableSchema, source: Source, local: LocalTime) -> st
     typing computes first, the typed value) and the outer one with ``_bad``."""
     l1, l2, l3, out = [], [], [], []
     nul = source.nul_checked()
+    formats = tuple(getattr(source, "timestamp_formats", ()) or ())  # (cycle.yaml's timestamp_format)
     for j, col in enumerate(schema.columns):
         if col.name not in source.values:
             out.append(f"CAST(NULL AS {sql_type(col.type)}) AS {ident(col.name)}")
             continue
         s = f"s{j}"
         sql, kind = source.values[col.name]
-        pre, typed = typing_sql(col, s, kind, local)
+        pre, typed = typing_sql(col, s, kind, local, formats)
         if schema.name in contract().merit_written and col.type == "string" and kind == "VARCHAR":
             typed = restore_sql(typed)  # '=x, merit's neutralised text (merit.core.xlsx), reads back as =x
         l1.append(f"{sql} AS {s}")

@@ -81,9 +81,11 @@ class LocalTime:
 Typing = tuple[dict[str, str], str]  # ({suffix: SQL computed first}, SQL of the typed value)
 
 
-def typing_sql(col: Column, s: str, kind: str, local: LocalTime) -> Typing:
+def typing_sql(col: Column, s: str, kind: str, local: LocalTime, formats: tuple[str, ...] = ()) -> Typing:
     """How to type one column: SQL computed first (``{suffix: expr}``, over *s*) and the typed
     value (over *s* and those, referenced as ``s + suffix``).  NULL when empty or unparsable.
+    *formats*: the source's ``timestamp_format`` patterns, tried on timestamps and dates
+    written as text that are not ISO 8601 (see :func:`_with_formats`).
 
     *s* holds the cleaned string (*kind* ``VARCHAR``) or a native Parquet value.
     Casts are tried first; a value a cast accepts is kept only if it is written
@@ -97,7 +99,10 @@ def typing_sql(col: Column, s: str, kind: str, local: LocalTime) -> Typing:
         return _native(col.type, s, kind, local)
     if col.type == "enum":
         return {}, f"upper({s})" if _case_of(col) == "upper" else f"lower({s})"
-    return _FROM_TEXT[col.type](s, local)
+    typing = _FROM_TEXT[col.type](s, local)
+    if formats and col.type in ("timestamp", "date"):
+        return _with_formats(col.type, s, typing, formats, local)
+    return typing
 
 
 def _case_of(col: Column) -> str:
@@ -163,7 +168,35 @@ def _timestamp_from_text(s: str, local: LocalTime) -> Typing:
         f"CASE WHEN length({s}) IN (10, 16, 19) AND {s}_v < TIMESTAMP '10000-01-01' "
         f"AND starts_with(CAST({s}_v AS VARCHAR), {s}) THEN {local.to_utc(f'{s}_v')} "
         f"WHEN regexp_full_match({s}, {sql_str(TS_RE)}) "
-        f"THEN make_timestamp(epoch_us(TRY_CAST({s} AS TIMESTAMPTZ))) END")
+        f"THEN make_timestamp(epoch_us({_zoned(s)})) END")
+
+
+def _zoned(s: str) -> str:
+    # DuckDB's cast reads '+0800' or '+08:00' right after the time, not after a space
+    # ('2026-06-28 00:56:41 +0800', as Zendesk writes it): then the space is dropped.
+    return (f"COALESCE(TRY_CAST({s} AS TIMESTAMPTZ), "
+            f"TRY_CAST(regexp_replace({s}, ' ([+-][0-9:]+|[Zz])$', '\\1') AS TIMESTAMPTZ))")
+
+
+def _with_formats(ctype: str, s: str, iso: Typing, formats: tuple[str, ...], local: LocalTime) -> Typing:
+    """*iso* (the typing of ISO 8601 text), then for what it leaves NULL, DuckDB's strptime
+    with *formats*: those with an offset (``%z``) give an instant, the others a local wall
+    time (for a date: a local midnight, read as that day)."""
+    pre, typed = iso
+    zoned = [f for f in formats if "%z" in f]
+    naive = [f for f in formats if "%z" not in f]
+    pre = dict(pre)
+    if naive:  # (a column: the conversion to UTC names it several times)
+        pre["_f"] = f"try_strptime({s}, [{', '.join(map(sql_str, naive))}])"
+    tries = [typed]
+    if ctype == "timestamp":
+        if naive:
+            tries.append(local.to_utc(f"{s}_f"))
+        if zoned:
+            tries.append(f"make_timestamp(epoch_us(try_strptime({s}, [{', '.join(map(sql_str, zoned))}])))")
+    elif naive:
+        tries.append(f"CASE WHEN {s}_f = date_trunc('day', {s}_f) THEN CAST({s}_f AS DATE) END")
+    return pre, f"COALESCE({', '.join(tries)})"
 
 
 def _list_from_text(s: str, local: LocalTime) -> Typing:

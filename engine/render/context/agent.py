@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from merit.core.scoring import INSUFFICIENT, OK, UNDEFINED
 from merit.render import charts
-from merit.render.context.formatting import DASH, as_float, fmt_interval, fmt_points, fmt_value, is_number
+from merit.render.context.formatting import DASH, as_float, fmt_interval, fmt_points, fmt_value, is_number, plain
 from merit.render.context.privacy import label_scopes, legend, median_heading, peer_note
 from merit.render.context.records import Credits
 from merit.render.context.wording import adjustment_lines, scoring_definition
@@ -15,7 +15,7 @@ def build(b, aid: str, excl: list, credited: Credits) -> dict:
     """The context of *aid*'s scorecard (*b*: the cycle's merit.render.context.ContextBuilder)."""
     i = b.pos[aid]
     row = b.table.iloc[i]
-    team, level, rated = str(row["team"]), str(row["level"]), bool(b.rated[i])
+    team, level, rated = str(row["team"]), plain(row["level"]), bool(b.rated[i])
     arow = b.agent_rows.loc[aid] if aid in b.agent_rows.index else None
     kpis, chart_rows, scopes, counted = _kpi_rows(b, i, aid, team, level, rated, arow)
     others, other_scopes, other_counted = _other_rows(b, team, arow)

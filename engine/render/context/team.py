@@ -8,7 +8,7 @@ import pandas as pd
 
 from merit.core.scoring import OK
 from merit.render import charts
-from merit.render.context.formatting import DASH, as_float, fmt_interval, fmt_points, fmt_value, is_number
+from merit.render.context.formatting import DASH, as_float, fmt_interval, fmt_points, fmt_value, is_number, plain
 from merit.render.context.wording import scoring_definition
 
 ALL_METRICS = ("metrics", "All")  # the one group of a ruleset that declares no scorecard.groups
@@ -70,7 +70,7 @@ def _agent_rows(b, members: pd.DataFrame, main) -> list[dict]:
     for (_, m), is_rated in zip(members.iterrows(), members["_rated"].to_numpy()):  # one row per agent of the team
         i = b.pos[str(m["agent_id"])]
         cells = [{"value": fmt_value(k.value[i], b.unit(k.metric)), "muted": str(k.status[i]) != OK} for k in main]
-        agents.append({"id": str(m["agent_id"]), "name": str(m["name"]), "level": str(m["level"]),
+        agents.append({"id": str(m["agent_id"]), "name": str(m["name"]), "level": plain(m["level"]),
                        "rated": bool(is_rated),
                        "total": fmt_points(m["total"]), "grade": str(m["grade"] or "") or DASH,
                        "rank": "" if pd.isna(m["team_rank"]) else str(int(m["team_rank"])), "kpis": cells})

@@ -1,0 +1,111 @@
+"""The syntax of one `sources:` entry of cycle.yaml, as pydantic models, and the names a source
+column has in expressions."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16")
+MATCH_KEYS = ("name", "email")
+
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+
+
+def expr_name(header: str) -> str:
+    """The name of a source column in `expr:`: its header lower-cased, every run of characters
+    other than letters and digits turned into `_`, none at either end (`Satisfaction Score` ->
+    `satisfaction_score`, `Ticket ID` -> `ticket_id`)."""
+    return _NOT_LETTER_OR_DIGIT.sub("_", header.strip().lower()).strip("_")
+
+
+def _text(value) -> str | None:
+    """A YAML scalar as the text it stands for: None and '' are empty; yes/no read by YAML as
+    booleans are 'true'/'false' (what a yes/no column accepts); numbers as written."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class ColumnMap(BaseModel):
+    """A contract column taken from the export: a header (`column`) with an optional value map
+    or agent match, or an expression over the export's columns (`expr`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    column: str | None = None
+    match: Literal["name", "email"] | None = None
+    values: dict[str, str | None] | None = None
+    default: str | None = None
+    expr: str | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _value_texts(cls, values):
+        if not isinstance(values, dict):
+            return values
+        out = {}
+        for key, value in values.items():
+            if isinstance(key, bool) or key is None:
+                raise ValueError(f"the key {key!r} is read by YAML as {'empty' if key is None else 'true/false'}: "
+                                 f"quote it, e.g. \"Yes\": ...")
+            if isinstance(value, (list, dict)):
+                raise ValueError(f"the value of '{key}' must be a single value, not a list or mapping")
+            out[str(key)] = _text(value)
+        return out
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _default_text(cls, value):
+        return _text(value) if not isinstance(value, (list, dict)) else value
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if (self.column is None) == (self.expr is None):
+            raise ValueError("give either 'column' (a header of the file) or 'expr' (an expression over its "
+                             "columns)")
+        if self.expr is not None and (self.match or self.values is not None or self.default is not None):
+            raise ValueError("'expr' stands alone: 'match', 'values' and 'default' go with 'column'")
+        if self.match and self.values is not None:
+            raise ValueError("give 'match' or 'values', not both")
+        if self.default is not None and self.values is None:
+            raise ValueError("'default' goes with 'values' (the value of a cell the map has no entry for)")
+        return self
+
+
+def bare_headers(columns):
+    """`columns:` with each bare header (``ticket_id: Id``) as the mapping it stands for
+    (``{column: Id}``)."""
+    if not isinstance(columns, dict):
+        return columns
+    return {k: {"column": v} if isinstance(v, str) else v for k, v in columns.items()}
+
+
+class SourceSpec(BaseModel):
+    """One entry of `sources:` (a contract table read from the organisation's own file).
+
+    (Issue 14 may add `table:`, an entry that is not a contract table; the keys here stay.)"""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    sheet: str | None = None
+    encoding: Literal["auto", "utf-8", "gb18030", "utf-16"] = "auto"
+    timestamp_format: str | list[str] | None = None
+    preset: str | None = None
+    columns: dict[str, ColumnMap] = {}
+
+    _headers = field_validator("columns", mode="before")(lambda cls, v: bare_headers(v))
+
+    @property
+    def timestamp_formats(self) -> tuple[str, ...]:
+        fmt = self.timestamp_format
+        if fmt is None:
+            return ()
+        return (fmt,) if isinstance(fmt, str) else tuple(fmt)
+
+    def column_map(self, name: str) -> ColumnMap | None:
+        """The mapping of contract column *name*."""
+        return self.columns.get(name)
