@@ -14,6 +14,10 @@ from tests.merit_cli import MERIT, MeritResult, run_merit, run_merit_subprocess 
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Two xdist workers share the two cores: one DuckDB thread per merit run wastes less on the
+# tests' small tables (an environment variable, so merit processes started by tests get it too).
+os.environ.setdefault("MERIT_THREADS", "1")
+
 # The test files that take longest, longest first.  xdist (``--dist loadfile``, see pyproject.toml)
 # hands each worker whole files in collection order: starting with the longest, the workers end
 # together.  A file not listed runs after these, in its usual order.  Re-rank with --durations.

@@ -107,3 +107,12 @@ def test_explain_formula_and_unknowns(service_ws):
     assert "resolved_tickets / days_worked" in proc.stdout and "0.8" in proc.stdout  # 4 resolved / 5 days
     assert_user_error(run_merit("explain", service_ws, "--agent", "NOPE", "--metric", "fdr"), "unknown agent 'NOPE'")
     assert_user_error(run_merit("explain", service_ws, "--agent", "A1", "--metric", "nope"), "unknown metric 'nope'")
+
+
+def test_engine_settings_from_the_environment_are_checked(service_ws):
+    for name, value, needle in [("MERIT_THREADS", "two", "MERIT_THREADS='two' is not a number of threads"),
+                                ("MERIT_THREADS", "0", "MERIT_THREADS='0' is not a number of threads"),
+                                ("MERIT_MEMORY_LIMIT", "lots", "MERIT_MEMORY_LIMIT='lots' is not a memory size")]:
+        assert_user_error(run_merit("check", service_ws, env={name: value}), needle)
+    proc = run_merit("check", service_ws, env={"MERIT_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr

@@ -172,7 +172,7 @@ def test_killed_run_ends_its_render_workers(demo12, tmp_path, sig):
             time.sleep(0.05)
         assert not [w for w in workers if _alive(w)], "render workers survived their run"
         landed = _files(staging)
-        time.sleep(3)
+        time.sleep(1.5)  # (a surviving worker would land its PDF within about a second)
         assert _files(staging) == landed, "PDFs still land in the dead run's staging folder"
     finally:  # a failing test leaves no process behind
         for w in workers:

@@ -237,48 +237,80 @@ class Evaluator(CohortBuilder):
 
     # ---------------------------------------------------------------- formulas
     def _formulas(self, frames) -> None:
+        """Every formula metric on every frame it applies to: per frame, the formulas in plan order
+        (their dependencies first), those that do not read each other computed in one query."""
+        formulas = self._defined_formulas()
+        for (scope, breakdown), frame in frames.items():
+            data, batch = frame.data, []
+            for cm in formulas:
+                if scope not in cm.scopes or (breakdown is not None and breakdown not in cm.breakdowns):
+                    continue
+                if cm.spec.rollup == "sum" and scope != "agent":
+                    data = self._formula_batch(batch, data)
+                    batch = []
+                    if breakdown is None:
+                        data = data.copy()
+                        data[cm.id] = self._summed_over_agents(cm, scope, frames, data)
+                        self._formula_n(cm, data)
+                elif any(dep.id in cm.deps for dep in batch):
+                    data, batch = self._formula_batch(batch, data), [cm]
+                else:
+                    batch.append(cm)
+            frame.data = self._formula_batch(batch, data).copy()  # (one block: pandas warns otherwise)
+
+    def _defined_formulas(self) -> list[CompiledMetric]:
+        """The formula metrics in plan order; one that reads an undefined metric is undefined too."""
+        formulas = []
         for cm in self.plan.metrics.values():
             if cm.agg != "formula" or cm.id in self.notes:
                 continue
             missing_deps = [d for d in cm.deps if d in self.notes]
             if missing_deps:
                 self.notes[cm.id] = self.notes[missing_deps[0]]
-                continue
-            for (scope, breakdown), frame in frames.items():
-                if scope not in cm.scopes:
-                    continue
-                if breakdown is not None and breakdown not in cm.breakdowns:
-                    continue
-                data = frame.data
-                if cm.spec.rollup == "sum" and scope != "agent":
-                    if breakdown is not None:
-                        continue
-                    agent = frames[("agent", None)].data[["id", cm.id]].merge(
-                        self.roster[["agent_id", "team"]].rename(columns={"agent_id": "id"}), on="id")
-                    if scope == "team":
-                        sums = agent.groupby("team")[cm.id].sum(min_count=1)
-                        data[cm.id] = data["id"].map(sums).astype("float64")
-                    else:
-                        data[cm.id] = agent[cm.id].sum(min_count=1)
-                else:
-                    if any(d not in data for d in cm.deps):
-                        continue
-                    data[cm.id] = self._formula_column(cm, data)
-                if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
-                    data[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
-                frame.data = data.copy()  # keep the frame in one block (pandas warns otherwise)
+            else:
+                formulas.append(cm)
+        return formulas
 
-    def _formula_column(self, cm: CompiledMetric, data: pd.DataFrame) -> pd.Series:
+    def _summed_over_agents(self, cm: CompiledMetric, scope: str, frames, data: pd.DataFrame):
+        """A formula with ``rollup: sum`` at team or org scope: the sum of its agents' values."""
+        agent = frames[("agent", None)].data[["id", cm.id]].merge(
+            self.roster[["agent_id", "team"]].rename(columns={"agent_id": "id"}), on="id")
+        if scope == "team":
+            return data["id"].map(agent.groupby("team")[cm.id].sum(min_count=1)).astype("float64")
+        return agent[cm.id].sum(min_count=1)
+
+    @staticmethod
+    def _formula_n(cm: CompiledMetric, data: pd.DataFrame) -> None:
+        if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
+            data[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
+
+    def _formula_batch(self, batch: list[CompiledMetric], data: pd.DataFrame) -> pd.DataFrame:
+        """The formulas of *batch* (none reads another) whose inputs *data* has, added to it."""
+        batch = [cm for cm in batch if all(d in data for d in cm.deps)]
+        if not batch:
+            return data
+        values = self._formula_columns(batch, data)
+        new: dict[str, pd.Series] = {}
+        for cm in batch:
+            new[cm.id] = values[cm.id]
+            if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
+                new[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
+        return pd.concat([data.drop(columns=[c for c in new if c in data]), pd.DataFrame(new, index=data.index)],
+                         axis=1)
+
+    def _formula_columns(self, batch: list[CompiledMetric], data: pd.DataFrame) -> dict[str, pd.Series]:
         if data.empty:
-            return pd.Series(dtype="float64")
-        cols = {d: data[d].astype("float64") for d in cm.deps}
+            return {cm.id: pd.Series(dtype="float64") for cm in batch}
+        deps = sorted({d for cm in batch for d in cm.deps})
+        cols = {d: data[d].astype("float64") for d in deps}
         for name in FORMULA_CONSTANTS:
-            if name in cm.formula.names:
+            if any(name in cm.formula.names for cm in batch):
                 cols[name] = np.full(len(data), self.constants[name])
         mem = ibis.memtable(pd.DataFrame({"_pos": np.arange(len(data)), **cols}))
-        value = cm.formula.to_column(mem, self.ctx)
-        out = mem.select("_pos", _value=value.cast("float64")).order_by("_pos").execute()
-        return pd.Series(out["_value"].to_numpy(dtype="float64"), index=data.index)
+        values = {f"_v{i}": cm.formula.to_column(mem, self.ctx).cast("float64") for i, cm in enumerate(batch)}
+        out = self.tables.con.execute(mem.select("_pos", **values).order_by("_pos"))
+        return {cm.id: pd.Series(out[f"_v{i}"].to_numpy(dtype="float64"), index=data.index)
+                for i, cm in enumerate(batch)}
 
     # ------------------------------------------------------------ standardised
     def _standardized(self, frames) -> None:

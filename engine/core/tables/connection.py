@@ -28,6 +28,11 @@ def connect(timezone: str):
     except duckdb.Error:  # (a parser or invalid-input error: the setting is not a size)
         raise MeritError(f"MERIT_MEMORY_LIMIT={limit!r} is not a memory size",
                          expected="a size such as 3GB or 512MB") from None
+    threads = os.environ.get("MERIT_THREADS")
+    if threads:  # (several runs sharing a machine, e.g. a test suite: one thread each wastes less)
+        if not threads.isdigit() or int(threads) < 1:
+            raise MeritError(f"MERIT_THREADS={threads!r} is not a number of threads", expected="a whole number ≥ 1")
+        con.raw_sql(f"SET threads = {int(threads)}")
     spill = Path(tempfile.gettempdir()) / f"merit-duckdb-{os.getpid()}"
     con.raw_sql(f"SET temp_directory = {sql_str(str(spill))}")
     # An in-memory database has nothing to persist: the automatic checkpoint (after 16 MB
