@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import read_cycle  # noqa: E402
@@ -170,6 +171,43 @@ FROM (
 )"""
 
 
+def zendesk_export(workspace: Path) -> Path | None:
+    """The tickets' Zendesk export when cycle.yaml reads them from one (benchmarks/mapped.py)."""
+    cfg = yaml.safe_load((workspace / "cycle.yaml").read_text(encoding="utf-8"))
+    entry = (cfg.get("sources") or {}).get("tickets")
+    return workspace / entry["file"] if entry else None
+
+
+# The hand-written mapping of the Zendesk export (benchmarks/mapped.py writes it).
+ZENDESK_VIA = {"Web form": "ticket", "Email": "email", "Chat": "im", "Voice": "phone", "WeChat": "wechat"}
+ZENDESK_SCORE = {"Good": "good", "Bad": "bad", "Neutral": "neutral"}
+ZENDESK_CAUSE = {"Product": "product", "Service": "service"}
+
+
+def zendesk_tickets(export: Path, a_src: str, at: dict[str, str]) -> str:
+    """SQL: the tickets of the Zendesk export in the cohort's columns (assignee by name)."""
+    def ts(col):
+        return f"strptime(nullif(\"{col}\", ''), '%Y-%m-%d %H:%M:%S %z')"
+
+    def mapped(col, mapping, other="NULL"):
+        whens = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
+        return f"CASE \"{col}\" {whens} ELSE {other} END"
+
+    tags = "string_split(coalesce(\"Tags\", ''), ' ')"
+    return f"""
+  SELECT z."Id" AS ticket_id, n.agent_id AS assignee, {mapped('Via', ZENDESK_VIA, "'other'")} AS channel,
+         {ts('Created at')} AS created, {ts('First reply at')} AS first_response,
+         {ts('Solved at')} AS resolved, CAST(z."Reopens" AS DOUBLE) AS reopened,
+         list_contains({tags}, 'escalated') AS escalated, list_contains({tags}, 'product_issue') AS product_issue,
+         {mapped('Satisfaction Score', ZENDESK_SCORE)} AS rating, CAST(z."CSAT [int]" AS DOUBLE) AS csat,
+         {mapped('Bad review cause [list]', ZENDESK_CAUSE)} AS cause,
+         CAST(z."Handle time (min) [num]" AS DOUBLE) AS handle_minutes,
+         CAST(z."Longest wait (s) [num]" AS DOUBLE) AS wait_seconds
+  FROM read_csv({sql_str(export)}, header = true, all_varchar = true) z
+  LEFT JOIN (SELECT {typed('agent_id', 'str', at)} AS agent_id, lower({typed('name', 'str', at)}) AS name
+             FROM {a_src}) n ON n.name = lower(z."Assignee")"""
+
+
 def run(workspace: Path, out: Path, fdr_hours: float = 24.0, threads: int | None = None) -> int:
     cyc = read_cycle(workspace)
     con = duckdb.connect()
@@ -178,6 +216,8 @@ def run(workspace: Path, out: Path, fdr_hours: float = 24.0, threads: int | None
         con.execute(f"SET threads = {int(threads)}")
 
     tickets_path, agents_path = cyc.table("tickets"), cyc.table("agents")
+    if tickets_path is None and zendesk_export(workspace) is not None:
+        tickets_path = zendesk_export(workspace)
     if tickets_path is None or agents_path is None:
         raise SystemExit("the workspace needs data/tickets and data/agents")
     t_src, a_src = source(tickets_path), source(agents_path)
@@ -193,9 +233,11 @@ def run(workspace: Path, out: Path, fdr_hours: float = 24.0, threads: int | None
     else:
         has_handoff = "NULL"
 
-    con.execute(f"""
-CREATE TEMP TABLE cohort AS
-WITH t AS (
+    export = zendesk_export(workspace)
+    if export is not None:  # the tickets as a Zendesk export: the hand-written mapping below
+        t_cte = zendesk_tickets(export, a_src, at)
+    else:
+        t_cte = f"""
   SELECT {typed('ticket_id', 'str', tt)} AS ticket_id,
          {typed('assignee', 'str', tt)} AS assignee,
          {typed('channel', 'enum', tt)} AS channel,
@@ -210,7 +252,10 @@ WITH t AS (
          {typed('bad_review_cause', 'enum', tt)} AS cause,
          {typed('handle_minutes', 'num', tt)} AS handle_minutes,
          {typed('wait_seconds', 'num', tt)} AS wait_seconds
-  FROM {t_src}
+  FROM {t_src}"""
+    con.execute(f"""
+CREATE TEMP TABLE cohort AS
+WITH t AS ({t_cte}
 ),
 a AS (
   SELECT {typed('agent_id', 'str', at)} AS agent_id, {typed('team', 'str', at)} AS team FROM {a_src}

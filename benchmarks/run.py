@@ -57,6 +57,8 @@ def cache_key(args) -> str:
     digest = hashlib.sha256()
     for src in demo_sources():
         digest.update(src.read_bytes() if src.exists() else b"none")
+    if args.format == "zendesk":
+        digest.update((HERE / "mapped.py").read_bytes())
     h = digest.hexdigest()[:10]
     return f"t{args.tickets}-a{args.agents}-s{args.seed}-{args.format}-demo{h}"
 
@@ -95,8 +97,24 @@ def generate(ws: Path, args) -> float:
     return took
 
 
+def generate_mapped(ws: Path, args) -> float:
+    """The csv workspace of the same arguments (generated or reused), its tickets written as a
+    Zendesk export into *ws* (benchmarks/mapped.py)."""
+    from mapped import make_mapped_workspace
+    csv_args = argparse.Namespace(**{**vars(args), "format": "csv"})
+    base = ws.with_name(ws.name + "-source") if args.keep else args.cache / cache_key(csv_args)
+    took = 0.0 if (base / "cycle.yaml").exists() else generate(base, csv_args)
+    print(f"writing the tickets of {base} as a Zendesk export into {ws} ...", flush=True)
+    t0 = time.perf_counter()
+    make_mapped_workspace(base, ws)
+    print(f"  written in {time.perf_counter() - t0:.1f} s", flush=True)
+    return took + time.perf_counter() - t0
+
+
 def data_files(ws: Path) -> list[Path]:
-    return sorted(p for p in (ws / "data").iterdir() if p.is_file())
+    files = [p for p in (ws / "data").iterdir() if p.is_file()]
+    files += [p for p in (ws / "exports").glob("*") if p.is_file()] if (ws / "exports").is_dir() else []
+    return sorted(files)
 
 
 def warm(ws: Path) -> None:
@@ -150,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tickets", type=int, default=1_000_000, help="tickets to generate (up to 10,000,000)")
     ap.add_argument("--agents", type=int, default=5_000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ap.add_argument("--format", choices=["csv", "parquet", "zendesk"], default="csv",
+                    help="zendesk: the csv workspace's tickets as a Zendesk export read through `sources:`")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool (best and median reported)")
     ap.add_argument("--keep", type=Path, metavar="DIR",
                     help="use DIR as the workspace: generated there when it has no cycle.yaml, reused otherwise")
@@ -162,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.tickets <= MAX_TICKETS:
         ap.error(f"--tickets must be between 1 and {MAX_TICKETS:,}")
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if args.format == "zendesk" and "pandas" in tools:  # (it reads data/tickets only)
+        tools.remove("pandas")
 
     ws = (args.keep or args.cache / cache_key(args)).resolve()
     results_dir = ws.parent / (ws.name + ".results")
@@ -179,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             ws.rmdir()
         elif ws.exists():
             sys.exit(f"{ws} exists but has no cycle.yaml: not overwriting it")
-        gen_seconds = generate(ws, args)
+        gen_seconds = generate_mapped(ws, args) if args.format == "zendesk" else generate(ws, args)
         shape = {"tickets": args.tickets, "agents": args.agents, "seed": args.seed, "format": args.format,
                  "generate_seconds": gen_seconds}
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -225,26 +246,32 @@ def main(argv: list[str] | None = None) -> int:
 
     best = {t: min(r["seconds"] for r in ok_runs(t)) for t in runs if ok_runs(t)}
     ref = best.get("duckdb")
+    # CPU seconds (user + system) of the child: less sensitive than wall time to other work on
+    # the machine (on a busy 2-core machine, wall times stretch by the share the others take).
+    cpu_ref = min((r["user_s"] + r["sys_s"] for r in ok_runs("duckdb")), default=None)
     print()
     def fmt(v):
         return f"{v:,}" if isinstance(v, int) else str(v if v is not None else "?")
     print(f"tickets={fmt(shape['tickets'])} agents={fmt(shape['agents'])} format={fmt(shape['format'])} "
           f"repeat={args.repeat} cores={os.cpu_count()} python={platform.python_version()}")
-    print(f"{'tool':18s} {'seconds':>9s} {'median':>9s} {'x duckdb':>9s} {'peak MB':>9s}")
+    print(f"{'tool':18s} {'seconds':>9s} {'median':>9s} {'x duckdb':>9s} {'peak MB':>9s} {'CPU s':>9s} {'x duckdb':>9s}")
     names = {"merit": "merit run", "duckdb": "DuckDB baseline", "pandas": "pandas baseline"}
     table = []
     for tool in tools:
         rs = ok_runs(tool)
         if not rs:
-            print(f"{names.get(tool, tool):18s} {'-':>9s} {'-':>9s} {'-':>9s} {'-':>9s}   "
+            print(f"{names.get(tool, tool):18s} {'-':>9s} {'-':>9s} {'-':>9s} {'-':>9s} {'-':>9s} {'-':>9s}   "
                   f"{notes.get(tool, 'not run').splitlines()[0]}")
             continue
         b, med = best[tool], statistics.median(r["seconds"] for r in rs)
         peak = max(r["peak_mb"] for r in rs)
         ratio = f"{b / ref:.2f}" if ref else "-"
-        print(f"{names.get(tool, tool):18s} {b:9.2f} {med:9.2f} {ratio:>9s} {peak:9.0f}")
+        cpu = min(r["user_s"] + r["sys_s"] for r in rs)
+        cpu_ratio = f"{cpu / cpu_ref:.2f}" if cpu_ref else "-"
+        print(f"{names.get(tool, tool):18s} {b:9.2f} {med:9.2f} {ratio:>9s} {peak:9.0f} {cpu:9.2f} {cpu_ratio:>9s}")
         table.append({"tool": tool, "best_s": b, "median_s": med, "ratio_to_duckdb": b / ref if ref else None,
-                      "peak_mb": peak, "runs": rs})
+                      "peak_mb": peak, "best_cpu_s": cpu, "cpu_ratio_to_duckdb": cpu / cpu_ref if cpu_ref else None,
+                      "runs": rs})
     for tool, note in notes.items():
         if "\n" in note:
             print(f"\n{tool}: {note}")

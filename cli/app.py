@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from merit import __version__
 from merit.core.errors import MeritError
+from merit.i18n import LANGUAGES, UnknownLanguage, check_language
 from merit.usecases import Terminated
 
 app = typer.Typer(
@@ -31,6 +32,23 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_USER_ERROR = 2
+
+
+def _language(value: str | None) -> str | None:
+    """``--language`` as merit spells it (None: the cycle's, from cycle.yaml)."""
+    if value is None:
+        return None
+    try:
+        return check_language(value)
+    except UnknownLanguage as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def language_option(what: str = "the documents") -> typer.models.OptionInfo:
+    """``--language`` of the commands that write for people (run, render, export, panel)."""
+    return typer.Option(None, "--language", callback=_language, metavar="|".join(reversed(LANGUAGES)),
+                        help=f"The language of {what} ({', '.join(reversed(LANGUAGES))}; "
+                             "default: cycle.yaml's language, else en).")
 
 
 def fail(exc: MeritError) -> None:

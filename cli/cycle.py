@@ -7,16 +7,15 @@ workspace lock for the commands that write).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from merit import usecases
-from merit.cli.app import app, out, progress_bar, user_errors, waiting
+from merit.cli.app import app, language_option, out, progress_bar, user_errors, waiting
+from merit.cli.output import (OutputFormat, chosen_format, format_option, table, write_csv, write_json,
+                              write_records_csv)
 
 
 def _when(ts: str | None) -> str:
@@ -34,40 +33,53 @@ def _by_option(help_text: str = "Who is doing this (default: $MERIT_USER, $USER 
 
 
 # ------------------------------------------------------------------ history / restore / publish
+HISTORY_COLUMNS = ("run_id", "status", "cycle_name", "started_at", "finished_at", "run_by", "ruleset_name",
+                   "agents", "adjustments", "current", "published_at", "published_by")
+
+
 @app.command("history")
 def history_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     run_id: Optional[int] = typer.Argument(None, metavar="[RUN_ID]", help="Show this run in detail."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    fmt: OutputFormat = format_option("the runs (csv: one row per run; json: every recorded field)"),
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
 ) -> None:
     """List the recorded runs of the workspace (or show one run: inputs, files, hashes)."""
+    fmt = chosen_format(fmt, as_json)
     if run_id is not None:
         with user_errors():
             run = usecases.history_run(workspace, run_id)
-        if as_json:
-            sys.stdout.write(json.dumps(run, ensure_ascii=False, indent=1) + "\n")
-        else:
+        if fmt is OutputFormat.table:
             _show_run(run)
+        else:  # one run's detail is nested (inputs, files): JSON either way
+            write_json(run)
         return
     with user_errors():
         found = usecases.history(workspace)
     runs = found.runs
-    if as_json:
-        sys.stdout.write(json.dumps(runs, ensure_ascii=False, indent=1) + "\n")
-        return
-    if not runs:
+    if fmt is OutputFormat.json:
+        write_json(runs)
+    elif fmt is OutputFormat.csv:
+        write_records_csv(HISTORY_COLUMNS, ({**r, "agents": r["summary"].get("agents"),
+                                            "adjustments": " ".join(f"#{a}" for a in r["adjustments"])}
+                                           for r in runs))
+    elif not runs:
         out.print("No runs recorded yet (merit run WORKSPACE records one).")
-        return
-    table = Table(title=f"History of {found.root.name} ({runs[-1]['cycle_name']})", show_lines=False)
-    for col in ("run", "status", "when", "by", "ruleset", "agents", "adj.", "out/"):
-        table.add_column(col, no_wrap=col in ("run", "status", "when"))
+    else:
+        _history_table(found.root.name, runs)
+        if found.out_matches_no_run:
+            out.print("out/ matches no recorded run (edited by hand, or written by an interrupted run).")
+
+
+def _history_table(workspace_name: str, runs: list[dict]) -> None:
+    shown = table(f"History of {workspace_name} ({runs[-1]['cycle_name']})",
+                  [("run", "right"), ("status", "left"), ("when", "left"), ("by", "left"), ("ruleset", "left"),
+                   ("agents", "right"), ("adjustments", "left"), ("in out/", "left")])
     for r in runs:
-        table.add_row(str(r["run_id"]), r["status"], _when(r["finished_at"])[:16], r["run_by"],
-                      r["ruleset_name"], str(r["summary"].get("agents", "")),
-                      ",".join(f"#{a}" for a in r["adjustments"]) or "-", "yes" if r["current"] else "")
-    out.print(table)
-    if found.out_matches_no_run:
-        out.print("out/ matches no recorded run (edited by hand, or written by an interrupted run).")
+        shown.add_row(str(r["run_id"]), r["status"], _when(r["finished_at"]), r["run_by"], r["ruleset_name"],
+                      str(r["summary"].get("agents", "")), ", ".join(f"#{a}" for a in r["adjustments"]) or "-",
+                      "yes" if r["current"] else "")
+    out.print(shown)
 
 
 def _show_run(run: dict) -> None:
@@ -90,13 +102,11 @@ def _show_run(run: dict) -> None:
         rows.append(("agents", f"{summary.get('agents')} scored, {summary.get('graded')} graded ({grades})"))
     for k, v in rows:
         out.print(f"  {k:<12} {v}")
-    inputs = Table(title="inputs", show_lines=False)
-    for col in ("table", "file", "sha256", "rows in period"):
-        inputs.add_column(col)
-    for i in run["inputs"]:
-        inputs.add_row(i["table_name"], i["file"], i["sha256"],
-                       "" if i["rows_in_period"] is None else str(i["rows_in_period"]))
-    out.print(inputs)
+    out.print("  inputs")
+    for i in run["inputs"]:  # a sha256 is 64 characters: on a line of its own, so that 80 columns hold it
+        rows = "" if i["rows_in_period"] is None else f", {i['rows_in_period']} rows in the period"
+        out.print(f"    {i['table_name']}: {i['file']}{rows}")
+        out.print(f"      sha256 {i['sha256']}")
     out.print(f"  {len(run['files'])} files stored ({sum(f['size'] for f in run['files'])} bytes)")
 
 
@@ -151,17 +161,27 @@ def adjust_cmd(
     out.print("It applies from the next `merit run`.")
 
 
+ADJUSTMENT_COLUMNS = ("id", "active", "table", "record", "field", "before", "after", "reason", "by", "at",
+                      "revoked_at", "revoked_by", "revoke_reason")
+
+
 @app.command("adjustments")
 def adjustments_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
     active: bool = typer.Option(False, "--active", help="Only the active (not revoked) adjustments."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    fmt: OutputFormat = format_option("the adjustments"),
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
 ) -> None:
     """List the adjustments recorded in the workspace, with their revocations."""
+    fmt = chosen_format(fmt, as_json)
     with user_errors():
         root, items = usecases.list_adjustments(workspace, active_only=active)
-    if as_json:
-        sys.stdout.write(json.dumps([a.to_dict() for a in items], ensure_ascii=False, indent=1) + "\n")
+    if fmt is OutputFormat.json:
+        write_json([a.to_dict() for a in items])
+        return
+    if fmt is OutputFormat.csv:
+        write_records_csv(ADJUSTMENT_COLUMNS, ({**a.to_dict(), "record": ":".join(a.keys), "active": a.active}
+                                               for a in items))
         return
     if not items:
         out.print("No adjustments recorded.")
@@ -191,6 +211,10 @@ def revoke_cmd(
 
 
 # ------------------------------------------------------------------ what-if and export
+DIFF_COLUMNS = ("agent_id", "name", "team", "total_before", "total_after", "total_change",
+                "grade_before", "grade_after", "rank_before", "rank_after", "rank_change")
+
+
 @app.command("diff")
 def diff_cmd(
     workspace: Path = typer.Argument(..., help="The workspace folder."),
@@ -198,32 +222,50 @@ def diff_cmd(
     csv_out: Optional[Path] = typer.Option(None, "--csv",
                                            help="Write the changed agents here (default: WORKSPACE/whatif/…csv); "
                                                 "the distribution goes beside it (…-distribution.csv)."),
+    fmt: OutputFormat = format_option("the changes (csv: the changed agents; json: changes and distribution)"),
 ) -> None:
     """What if: score the same data under another ruleset; show every agent whose grade or rank changes."""
     with user_errors():
         with progress_bar() as bar:
             result, paths = usecases.diff(workspace, ruleset, csv_out=csv_out, progress=bar, on_wait=waiting)
+    changes = result.changes_text()[list(DIFF_COLUMNS)]
+    distribution = result.distribution_text()
+    if fmt is OutputFormat.csv:
+        write_csv(DIFF_COLUMNS, changes.itertuples(index=False))
+        return
+    if fmt is OutputFormat.json:
+        write_json({"base": result.base_name, "other": result.other_name, "cycle": result.cycle,
+                    "adjustments": list(result.adjustment_ids),
+                    "changes": [dict(zip(DIFF_COLUMNS, row)) for row in changes.itertuples(index=False)],
+                    "distribution": [dict(zip(distribution.columns, row))
+                                     for row in distribution.itertuples(index=False)],
+                    "written": [str(p) for p in paths]})
+        return
     out.print(f"What if {result.other_name} instead of {result.base_name} "
               f"({result.cycle}; same data, {len(result.adjustment_ids)} active adjustments; nothing recorded):")
     if result.changes.empty:
         out.print("No agent's grade or rank changes.")
     else:
-        table = Table(title=f"{len(result.changes)} agents change grade or rank", show_lines=False)
-        cols = ["agent_id", "name", "team", "total_before", "total_after", "total_change",
-                "grade_before", "grade_after", "rank_before", "rank_after", "rank_change"]
-        for col in cols:
-            table.add_column(col, justify="right" if col.startswith(("total", "rank")) else "left")
-        for row in result.changes_text()[cols].itertuples(index=False):
-            table.add_row(*[str(v) for v in row])
-        out.print(table)
-    dist = Table(title="Distribution of totals and grades", show_lines=False)
-    for col in ("measure", "before", "after", "change"):
-        dist.add_column(col, justify="left" if col == "measure" else "right")
-    for row in result.distribution_text().itertuples(index=False):
+        _diff_table(len(result.changes), changes)
+    dist = table("Distribution of totals and grades",
+                 [("measure", "left"), ("before", "right"), ("after", "right"), ("change", "right")])
+    for row in distribution.itertuples(index=False):
         dist.add_row(*[str(v) for v in row])
     out.print(dist)
     for p in paths:
         out.print(f"written: {p}")
+
+
+def _diff_table(count: int, changes) -> None:
+    """The changed agents, before → after in one column per measure, so that 80 columns hold them."""
+    shown = table(f"{count} agents change grade or rank",
+                  [("agent", "left"), ("name", "left"), ("team", "left"), ("total before → after", "right"),
+                   ("grade", "left"), ("rank before → after", "right")])
+    for r in changes.itertuples(index=False):
+        total = f"{r.total_before} → {r.total_after}" + (f" ({r.total_change})" if r.total_change else "")
+        rank = f"{r.rank_before} → {r.rank_after}" + (f" ({r.rank_change})" if r.rank_change else "")
+        shown.add_row(str(r.agent_id), str(r.name), str(r.team), total, f"{r.grade_before} → {r.grade_after}", rank)
+    out.print(shown)
 
 
 @app.command("export")
@@ -232,8 +274,10 @@ def export_cmd(
     fmt: str = typer.Option("xlsx", "--format", help="Export format (xlsx)."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Where to write (default: WORKSPACE/exports/…)."),
     run_id: Optional[int] = typer.Option(None, "--run", help="Export this recorded run instead of the current out/."),
+    language: Optional[str] = language_option("the workbook's sheet and column titles"),
 ) -> None:
     """Export the scores for HR systems: an Excel workbook, one sheet per team plus a summary."""
     with user_errors():
-        path = usecases.export(workspace, fmt=fmt, out=out_file, run_id=run_id, on_wait=waiting)
+        path = usecases.export(workspace, fmt=fmt, out=out_file, run_id=run_id, on_wait=waiting,
+                               language=language)
     out.print(f"Scores exported to {path}")

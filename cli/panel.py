@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from merit import usecases
-from merit.cli.app import err, out, progress_bar, user_errors, waiting
+from merit.cli.app import err, language_option, out, progress_bar, user_errors, waiting
+from merit.cli.output import OutputFormat, format_option, frame_records, frame_rows, table, write_csv, write_json
 
 panel_app = typer.Typer(
     name="panel",
@@ -27,11 +27,13 @@ WS_ARG = typer.Argument(..., help="The workspace folder (with cycle.yaml and pan
 
 
 @panel_app.command()
-def assign(workspace: Path = WS_ARG) -> None:
+def assign(workspace: Path = WS_ARG,
+           language: Optional[str] = language_option("the grading sheets (instructions, rubric, column titles)"),
+           ) -> None:
     """Give each item of the cycle that needs grading to per_item panelists and write their sheets."""
     with user_errors():
         with progress_bar() as bar:
-            res = usecases.panel_assign(workspace, progress=bar, on_wait=waiting)
+            res = usecases.panel_assign(workspace, progress=bar, on_wait=waiting, language=language)
     a = res.assignment
     out.print(f"{len(a.needing)} items needed panelists; {len(a.new)} new assignments "
               f"({len(a.all)} in the cycle).")
@@ -74,26 +76,33 @@ def collect(
         out.print(f"Audit trail: {res.audit_file}")
 
 
+STATUS_ITEM_COLUMNS = ("item_id", "kind", "title", "needed", "grades", "assigned", "pending", "final_grade",
+                       "flagged", "missing")
+STATUS_PANELIST_COLUMNS = ("panelist", "name", "team", "assigned", "graded", "open")
+
+
 @panel_app.command()
-def status(workspace: Path = WS_ARG) -> None:
+def status(
+    workspace: Path = WS_ARG,
+    fmt: OutputFormat = format_option("the progress (csv: the items, or the panelists with --panelists; "
+                                      "json: both)"),
+    panelists: bool = typer.Option(False, "--panelists", help="With --format csv: the panelists' progress."),
+) -> None:
     """Progress per panelist and per item, and what is missing before the cycle can be run."""
     with user_errors():
         with progress_bar() as bar:
             st = usecases.panel_status(workspace, progress=bar)
-    t = Table(title="Panelists")
-    for c in ("panelist", "name", "team", "assigned", "graded", "open"):
-        t.add_column(c, justify="right" if c in ("assigned", "graded", "open") else "left")
-    for r in st.panelists.itertuples(index=False):
-        t.add_row(*[str(v) for v in r])
-    out.print(t)
-    t = Table(title=f"Items of the cycle ({st.per_item} grades each)")
-    for c in ("item", "kind", "title", "grades", "pending", "final", "note"):
-        t.add_column(c)
-    for r in st.items.itertuples(index=False):
-        note = "calibration" if r.flagged else ""
-        t.add_row(r.item_id, r.kind or "", r.title or "", f"{r.grades}/{r.needed}", r.pending.replace(";", ", "),
-                  r.final_grade or "–", note)
-    out.print(t)
+    items = st.items[list(STATUS_ITEM_COLUMNS)]
+    if fmt is OutputFormat.csv:
+        frame, columns = (st.panelists, STATUS_PANELIST_COLUMNS) if panelists else (items, STATUS_ITEM_COLUMNS)
+        write_csv(columns, frame_rows(frame[list(columns)]))
+        return
+    if fmt is OutputFormat.json:
+        write_json({"per_item": st.per_item, "ready": st.ready,
+                    "panelists": frame_records(st.panelists[list(STATUS_PANELIST_COLUMNS)]),
+                    "items": frame_records(items), "missing": list(st.missing)})
+        return
+    _status_tables(st)
     if st.ready:
         out.print("All items have their grades: the cycle can be run.")
     else:
@@ -102,15 +111,31 @@ def status(workspace: Path = WS_ARG) -> None:
             out.print(f"  {line}")
 
 
+def _status_tables(st) -> None:
+    shown = table("Panelists", [("panelist", "left"), ("name", "left"), ("team", "left"), ("assigned", "right"),
+                                ("graded", "right"), ("open", "right")])
+    for r in st.panelists.itertuples(index=False):
+        shown.add_row(*[str(v) for v in r])
+    out.print(shown)
+    shown = table(f"Items of the cycle ({st.per_item} grades each)",
+                  [("item", "left"), ("kind", "left"), ("title", "left"), ("grades", "right"),
+                   ("pending", "left"), ("final", "left"), ("note", "left")])
+    for r in st.items.itertuples(index=False):
+        shown.add_row(r.item_id, r.kind or "", r.title or "", f"{r.grades}/{r.needed}", r.pending.replace(";", ", "),
+                      r.final_grade or "–", "calibration" if r.flagged else "")
+    out.print(shown)
+
+
 @panel_app.command()
 def report(
     workspace: Path = WS_ARG,
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also render report.pdf."),
+    language: Optional[str] = language_option("the report"),
 ) -> None:
     """Final grades, items to calibrate, agreement (Krippendorff's alpha) and panelist severity: CSV and PDF."""
     with user_errors():
         with progress_bar() as bar:
-            rep = usecases.panel_report(workspace, pdf=pdf, progress=bar, on_wait=waiting)
+            rep = usecases.panel_report(workspace, pdf=pdf, progress=bar, on_wait=waiting, language=language)
     items = rep.items
     alpha = "undefined" if rep.alpha.value is None else f"{rep.alpha.value:.3f}"
     out.print(f"{int((items['n_grades'] > 0).sum())} of {len(items)} items graded, "

@@ -7,10 +7,9 @@ from textwrap import fill
 from typing import Optional
 
 import typer
-from rich.table import Table
-
 from merit import usecases
-from merit.cli.app import app, out, progress_bar, user_errors, waiting
+from merit.cli.app import app, language_option, out, progress_bar, user_errors, waiting
+from merit.cli.output import OutputFormat, format_option, frame_records, frame_rows, table, write_csv, write_json
 
 
 @app.command()
@@ -54,11 +53,13 @@ def run(
     ruleset: Optional[str] = typer.Option(None, help="Use this ruleset instead of cycle.yaml's."),
     by: Optional[str] = typer.Option(None, "--by", help="Who runs it, for the history (default: $MERIT_USER, "
                                                          "$USER or the login name)."),
+    language: Optional[str] = language_option("the scorecards"),
 ) -> None:
     """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
     with user_errors():
         with progress_bar() as bar:
-            result = usecases.run(workspace, pdf=pdf, ruleset=ruleset, by=by, progress=bar, on_wait=waiting)
+            result = usecases.run(workspace, pdf=pdf, ruleset=ruleset, by=by, progress=bar, on_wait=waiting,
+                                  language=language)
     _summary(result)
 
 
@@ -68,6 +69,7 @@ def render(
     agent: Optional[list[str]] = typer.Option(None, "--agent", help="Render only this agent's scorecard (repeatable)."),
     team: Optional[list[str]] = typer.Option(None, "--team", help="Render only this team's scorecard (repeatable)."),
     workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
+    language: Optional[str] = language_option("the scorecards"),
 ) -> None:
     """Render the scorecard PDFs into out/pdf (replaced atomically; the other outputs are untouched)."""
     only = agent or team
@@ -75,7 +77,7 @@ def render(
         with progress_bar() as bar:
             files = usecases.render(workspace, agents=agent or ([] if only else None),
                                     teams=team or ([] if only else None), progress=bar, workers=workers,
-                                    on_wait=waiting)
+                                    on_wait=waiting, language=language)
     out.print(f"{len(files)} scorecards in {Path(workspace) / 'out' / 'pdf'}")
 
 
@@ -96,6 +98,12 @@ def check(workspace: Path = typer.Argument(..., help="The workspace folder (with
                   markup=False)
     out.print(fill(f"ruleset: {report.ruleset} ({', '.join(report.ruleset_files)}), {report.metrics} "
                    f"metrics, {report.kpis} scored KPIs", width=80, subsequent_indent="  "), markup=False)
+    if report.missing_translations:
+        out.print(fill(f"texts in one language only ({len(report.missing_translations)}): readers of the other "
+                       f"language see them untranslated", width=80, subsequent_indent="  "), markup=False)
+        for m in report.missing_translations:
+            out.print(fill(f"{m.path}: {m.present} only ({m.where})", width=80, initial_indent="  ",
+                           subsequent_indent="    "), markup=False)
 
 
 def _table_lines(t) -> list[str]:
@@ -130,22 +138,30 @@ def explain(
     metric: str = typer.Option(..., "--metric", help="Metric id."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the records to this CSV file."),
     limit: int = typer.Option(50, help="Show at most this many records (the CSV has all)."),
+    fmt: OutputFormat = format_option("the records (csv and json: all of them, without the summary)"),
 ) -> None:
     """Show the records behind one agent's number: which counted, which were excluded, and why."""
     with user_errors():
         with progress_bar() as bar:
             report = usecases.explain(workspace, agent=agent, metric=metric, csv_out=csv_out, progress=bar)
+    records = report.records
+    if fmt is not OutputFormat.table:
+        if fmt is OutputFormat.csv:
+            write_csv([] if records is None else [str(c) for c in records.columns],
+                      [] if records is None else frame_rows(records))
+        else:
+            write_json({"title": report.title, "summary": list(report.summary),
+                        "records": [] if records is None else frame_records(records)})
+        return
     out.print(f"[bold]{report.title}[/]", markup=True)
     for line in report.summary:
         out.print(line)
-    if report.records is not None and len(report.records):
-        table = Table(show_lines=False)
-        for col in report.records.columns:
-            table.add_column(str(col))
-        for row in report.records.head(limit).itertuples(index=False):
-            table.add_row(*["" if v is None else str(v) for v in row])
-        out.print(table)
-        if len(report.records) > limit:
-            out.print(f"... {len(report.records) - limit} more (use --csv to get them all)")
-    if csv_out is not None and report.records is not None:
+    if records is not None and len(records):
+        shown = table(None, [(str(col), "left") for col in records.columns])
+        for row in frame_rows(records.head(limit)):
+            shown.add_row(*["" if v is None else str(v) for v in row])
+        out.print(shown)
+        if len(records) > limit:
+            out.print(f"... {len(records) - limit} more (use --csv FILE or --format csv to get them all)")
+    if csv_out is not None and records is not None:
         out.print(f"records written to {csv_out}")

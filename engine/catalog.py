@@ -6,8 +6,10 @@ the value is aggregated, unit, scopes, breakdowns, parameters) and how each
 ruleset scores it.  A field that differs between rulesets is shown per
 ruleset.  The text depends only on the rulesets, so ``merit catalog --check``
 and tests/test_catalog.py can tell whether the committed file is current.
-Reads the rulesets through the core (load, compile); the input tables'
-columns are documented by merit.core.contract (docs/contract.md).
+Labels, descriptions and the reasons filters give are shown in each language the
+rulesets write them in (English, then Simplified Chinese).  Reads the rulesets
+through the core (load, compile); the input tables' columns are documented by
+merit.core.contract (docs/contract.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from pathlib import Path
 
 from merit.core.compile import CompiledMetric, Plan, compile_ruleset
 from merit.core.ruleset import Curve, Kpi, load_ruleset, shipped_rulesets
+from merit.core.ruleset_words import Words, text_in
+from merit.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
+OTHER_LANGUAGES = tuple(language for language in LANGUAGES if language != DEFAULT_LANGUAGE)
 
 # Where the catalogue lives in the repository.
 DOC_PATH = Path("docs") / "metrics.md"
@@ -69,28 +75,30 @@ def _introduction(rulesets: list[ShippedRuleset]) -> list[str]:
         "",
         "A filter keeps the records for which it is true: a record for which it is false or empty is left "
         "out. Records are those of the cycle (their period column inside the cycle's period) credited to "
-        "an agent, a team or only the organisation, as the ruleset's `tables:` section says.",
+        "an agent, a team or only the organisation, as the ruleset's `tables:` section says. Labels, "
+        "descriptions and the reasons filters give are shown as the rulesets write them for each language "
+        "(`en` English, `zh-CN` Simplified Chinese): the texts scorecards show in that language.",
         "",
-        "| ruleset | label | extends | metrics | scored KPIs (total weight) |",
-        "|---|---|---|---|---|",
+        f"| ruleset | {_LABEL_HEADS} | extends | metrics | scored KPIs (total weight) |",
+        "|---|" + "---|" * len(LANGUAGES) + "---|---|---|",
     ]
     for r in rulesets:
         kpis = r.plan.ruleset.scoring.kpis
-        lines.append(f"| `{r.name}` | {_cell(r.plan.ruleset.label or '')} | "
+        lines.append(f"| `{r.name}` | {_label_cells(r.plan.ruleset.label, '')} | "
                      f"{', '.join(_code(b) for b in r.bases)} | {len(r.plan.metrics)} | "
                      f"{len(kpis)} ({_num(sum(k.weight for k in kpis.values()))}) |")
     return lines
 
 
 def _index(rulesets: list[ShippedRuleset], ids: list[str]) -> list[str]:
-    lines = ["", "## Index", "", "| metric | label | unit | computed as | scored in (weight) |",
-             "|---|---|---|---|---|"]
+    lines = ["", "## Index", "", f"| metric | {_LABEL_HEADS} | unit | computed as | scored in (weight) |",
+             "|---|" + "---|" * len(LANGUAGES) + "---|---|---|"]
     for mid in ids:
         defining = [r for r in rulesets if mid in r.plan.metrics]
         cm = defining[0].plan.metrics[mid]
         scored = [f"{r.name} ({_num(_kpi_weight(r.plan, mid))} of {_num(_total_weight(r.plan))})"
                   for r in defining if _kpis_of(r.plan, mid)]
-        lines.append(f"| [`{mid}`](#{mid}) | {_cell(cm.spec.label or mid)} | {cm.spec.unit} | "
+        lines.append(f"| [`{mid}`](#{mid}) | {_label_cells(cm.spec.label, mid)} | {cm.spec.unit} | "
                      f"{_cell(_computed_as(cm))} | {', '.join(scored)} |")
     return lines
 
@@ -124,15 +132,15 @@ def _field(name: str, texts: dict[str, str]) -> list[str]:
 
 def _definition(plan: Plan, cm: CompiledMetric) -> list[tuple[str, str]]:
     spec = cm.spec
-    rows = [("Label", _plain(spec.label or cm.id))]
-    if spec.description:
-        rows.append(("Description", _plain(spec.description)))
+    rows = _words_rows("Label", spec.label) or [("Label", cm.id)]
+    rows += _words_rows("Description", spec.description)
     rows.append(("Unit", spec.unit))
     if cm.table is not None:
         rows.append(("Records", _records_text(plan, cm)))
         if spec.where:
             rows.append(("Filter", f"keeps the records where {_code(spec.where)}; those where it is false or "
                                    "empty are left out"))
+            rows += _words_rows("Why the filter leaves records out", spec.reasons.get("where"))
         rows += _value_rows(cm, _split_credit(plan, cm.table))
     elif cm.agg == "formula":
         rows += _formula_rows(cm)
@@ -215,6 +223,7 @@ def _ratio_rows(cm: CompiledMetric) -> list[tuple[str, str]]:
                      else f"the number of records{which}"))
     if spec.denominator:
         rows.append(("Left out of the denominator", f"records where {_code(spec.denominator)} is false or empty"))
+        rows += _words_rows("Why they are left out", spec.reasons.get("denominator"))
     rows.append(("Value", "numerator / denominator (undefined when the denominator is 0)"))
     return rows
 
@@ -293,6 +302,38 @@ def _curve_text(curve: Curve) -> str:
 
 
 # ------------------------------------------------------------------ text
+_LABEL_HEADS = " | ".join(["label"] + [f"label ({language})" for language in OTHER_LANGUAGES])
+
+
+def _label_cells(value, fallback: str) -> str:
+    """Table cells of a label: in English (else *fallback*), then in each other language."""
+    cells = [_english(value) or fallback] + [text_in(value, language) or "" for language in OTHER_LANGUAGES]
+    return " | ".join(_cell(c) for c in cells)
+
+
+def _english(value) -> str | None:
+    """A ruleset text as written in English (a plain string as it is: its language is not said)."""
+    if isinstance(value, Words) and isinstance(value.written, dict):
+        return text_in(value, DEFAULT_LANGUAGE)
+    return value
+
+
+def _words_rows(name: str, value) -> list[tuple[str, str]]:
+    """A ruleset text as rows: in English under *name*, in each other language it is written in
+    under "*name* (language)"."""
+    if value is None:
+        return []
+    rows = []
+    english = _english(value)
+    if english:
+        rows.append((name, _plain(english)))
+    for language in OTHER_LANGUAGES:
+        text = text_in(value, language)
+        if text:
+            rows.append((f"{name} ({language})", _plain(text)))
+    return rows
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 

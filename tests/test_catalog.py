@@ -17,7 +17,8 @@ from tests.merit_cli import run_merit
 REPO = Path(__file__).resolve().parents[1]
 
 # Written by hand from the rulesets: the default's fdr (24-hour window, weight 20 of 120, P4's own
-# curve) and small_team's override (its label, a 12-hour window, weight 30 of 105, one curve).
+# curve) and small_team's override (its label in both languages, a 12-hour window, weight 30 of 105,
+# one curve).
 FDR_ENTRY = """\
 ### fdr
 
@@ -25,8 +26,12 @@ FDR_ENTRY = """\
 - **Label:**
   - `default`: 24-hour resolution rate (FDR)
   - `small_team`: 12-hour resolution rate
+- **Label (zh-CN):**
+  - `default`: 24小时解决率
+  - `small_team`: 12小时解决率
 - **Description:** Share of the period's tickets resolved within fdr_window_hours of creation. \
 Unresolved tickets stay in the denominator as not resolved in time.
+- **Description (zh-CN):** 本期工单中，自创建起 fdr_window_hours 小时内解决的占比。未解决的工单留在分母中，算作未及时解决。
 - **Unit:** rate
 - **Records:** `tickets` records whose `created_at` falls in the cycle's period, credited to `assignee`
 - **Numerator:** the number of records where `hours_between(created_at, resolved_at) <= params.fdr_window_hours`
@@ -81,6 +86,8 @@ def test_filters_say_what_they_leave_out(generated):
             "left out") in entry
     assert ("- **Left out of the denominator:** records where `not (rating == 'bad' and bad_review_cause == "
             "'product')` is false or empty") in entry
+    assert ("- **Why they are left out (zh-CN):** 产品原因导致的差评不是服务造成的：这些工单同时从分子和分母中剔除，"
+            "不计入个人差评率。") in entry
     knowledge = _entry(generated, "knowledge_points")
     assert "credited to `authors` (a list: each listed agent gets an equal share)" in knowledge
 

@@ -333,17 +333,19 @@ def test_export_xlsx(service_ws):
     assert wb.sheetnames == ["Summary", "alpha", "beta"]
     alpha = list(wb["alpha"].iter_rows(values_only=True))
     head = alpha[0]
-    assert head[:7] == ("agent_id", "name", "level", "total", "grade", "rank", "team_rank")
+    # column titles are labels (issue 13), in the cycle's language (en here)
+    assert head[:7] == ("Agent id", "Name", "Level", "Total", "Grade", "Rank", "Team rank")
     rows = {r[0]: dict(zip(head, r)) for r in alpha[1:]}
     assert set(rows) == {"A1", "A2", "A3"}
-    assert (rows["A1"]["total"], rows["A1"]["grade"], rows["A1"]["rank"]) == (40, "C", 4)
-    assert (rows["A2"]["total"], rows["A2"]["grade"], rows["A2"]["team_rank"]) == (50, "B", 1)
-    assert rows["A1"]["fdr value"] == 0.4
+    assert (rows["A1"]["Total"], rows["A1"]["Grade"], rows["A1"]["Rank"]) == (40, "C", 4)
+    assert (rows["A2"]["Total"], rows["A2"]["Grade"], rows["A2"]["Team rank"]) == (50, "B", 1)
+    fdr_value = next(h for h in head if h.endswith(": value"))
+    assert rows["A1"][fdr_value] == 0.4
     beta = {r[0]: r for r in list(wb["beta"].iter_rows(values_only=True))[1:]}
     assert set(beta) == {"B1", "B2"}
     summary = {r[0]: r for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
-    assert summary["cycle"][1] == "2026-JulAug-service-fixture"
-    assert summary["alpha"][1:3] == (3, 2) and summary["all teams"][1:3] == (5, 4)
+    assert summary["Cycle"][1] == "2026-JulAug-service-fixture"
+    assert summary["alpha"][1:3] == (3, 2) and summary["All teams"][1:3] == (5, 4)
     assert_user_error(run_merit("export", service_ws, "--format", "pdf"), "unknown export format")
     # a recorded run can be exported too
     ok(run_merit("export", service_ws, "--format", "xlsx", "--run", "1", "--out", service_ws.parent / "r1.xlsx"))

@@ -246,16 +246,16 @@ def test_export_shows_no_total_grade_or_rank_for_unrated_agents(fair_run, tmp_pa
         header = [c.value for c in sheet[1]]
         for line in sheet.iter_rows(min_row=2, values_only=True):
             rows[line[0]] = dict(zip(header, line))
-    for aid in ("N1", "N2"):
-        assert (rows[aid]["total"], rows[aid]["grade"], rows[aid]["rank"], rows[aid]["team_rank"]) == \
+    for aid in ("N1", "N2"):  # (the export's column titles are labels: docs/i18n.md)
+        assert (rows[aid]["Total"], rows[aid]["Grade"], rows[aid]["Rank"], rows[aid]["Team rank"]) == \
             (None, None, None, None), rows[aid]
-    assert rows["N2"]["knowledge_points points"] == 100  # the numbers are still shown
-    assert rows["V1"]["total"] == pytest.approx(9700 / 120, abs=1e-9)
-    assert (rows["V1"]["grade"], rows["V1"]["rank"]) == ("A", 1)
-    assert (rows["V2"]["grade"], rows["V2"]["rank"], rows["V2"]["team_rank"]) == ("B", 2, 1)
-    summary = {r[0]: r for r in wb["Summary"].iter_rows(values_only=True) if r and r[0] in ("alpha", "all teams")}
+    assert rows["N2"]["Knowledge points: points"] == 100  # the numbers are still shown
+    assert rows["V1"]["Total"] == 80.8  # 9700 / 120 = 80.83…, rounded as on the scorecard
+    assert (rows["V1"]["Grade"], rows["V1"]["Rank"]) == ("A", 1)
+    assert (rows["V2"]["Grade"], rows["V2"]["Rank"], rows["V2"]["Team rank"]) == ("B", 2, 1)
+    summary = {r[0]: r for r in wb["Summary"].iter_rows(values_only=True) if r and r[0] in ("alpha", "All teams")}
     assert summary["alpha"][1:3] == (2, 1)  # 2 agents, 1 graded
-    assert summary["all teams"][1:3] == (4, 2)
+    assert summary["All teams"][1:3] == (4, 2)
 
 
 TWO_KPIS = """\

@@ -17,15 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"engine": "merit", "cli": "merit.cli"}
 
 # package -> the packages its modules may import (besides its own and the top-level ``merit``)
+# merit.i18n (the reader's language) imports no other merit package: every layer may use it.
 ALLOWED = {
-    "merit.core": set(),
-    "merit.panel": {"merit.core"},
-    "merit.cycles": {"merit.core"},
-    "merit.render": {"merit.core", "merit.panel", "merit.cycles"},
-    "merit.demo": {"merit.core"},
-    "merit.catalog": {"merit.core"},
-    "merit.usecases": {"merit.core", "merit.panel", "merit.cycles", "merit.render", "merit.demo", "merit.catalog"},
-    "merit.cli": {"merit.usecases", "merit.core.errors"},
+    "merit.i18n": set(),
+    "merit.core": {"merit.i18n"},
+    "merit.panel": {"merit.core", "merit.i18n"},
+    "merit.cycles": {"merit.core", "merit.i18n"},
+    "merit.render": {"merit.core", "merit.panel", "merit.cycles", "merit.i18n"},
+    "merit.demo": {"merit.core", "merit.i18n"},
+    "merit.catalog": {"merit.core", "merit.i18n"},
+    "merit.usecases": {"merit.core", "merit.panel", "merit.cycles", "merit.render", "merit.demo", "merit.catalog",
+                       "merit.i18n"},
+    "merit.cli": {"merit.usecases", "merit.core.errors", "merit.i18n"},
 }
 
 

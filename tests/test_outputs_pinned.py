@@ -6,7 +6,12 @@ small, shows here.  They were re-pinned once, when the support-domain
 knowledge moved from Python into ``rulesets/default.yaml`` (``panel:``,
 ``corrections:``, ``scorecard:``): the ruleset file's digest is printed in
 ``results.json`` and in every PDF's footer.  With that digest forced back to
-the old file's, every output was byte-identical to the first pins.  The PDFs pinned are those the
+the old file's, every output was byte-identical to the first pins.  Re-pinned a second time for
+issue 13 (the reader's language): the demo writes ``language: zh-CN`` and its PDFs are in Chinese
+with a new layout; its data, metrics.csv, scores.csv and lists.csv kept their pinned bytes, and
+results.json changed only in the ruleset's digest (the ruleset gained its Chinese words), the
+cycle.yaml digest and the English labels of seven team metrics, which no longer carry their Chinese
+name in parentheses ("Capacity", was "Capacity (工作容量)").  The PDFs pinned are those the
 shared demo fixture renders (every fourth agent and every team, tests/conftest.py ``demo_ws``); they
 are byte-identical to the same files of a full ``merit demo``.  Left out: ``.merit/`` (the history database records
 times) and ``out/pdf/manifest.json``, whose per-PDF input digests include the

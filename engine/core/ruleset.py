@@ -26,11 +26,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from merit.core.contract import contract
 from merit.core.errors import Origin, RulesetError, raise_collected
 from merit.core.model_fields import unknown_field_message
 from merit.core.ruleset_domain import CorrectionTable, PanelScale, Scorecard, cross_problems
+from merit.core.ruleset_words import REASON_FILTERS, Words
+from merit.core.suggest import did_you_mean
+from merit.i18n import LANGUAGES
 from merit.core.yamlpos import YamlDoc, load_yaml_text, read_settings_file
 
 SCOPES = ("agent", "team", "org")
@@ -90,8 +94,12 @@ class TableConfig(_Model):
 
 
 class Metric(_Model):
-    label: str | None = None
-    description: str | None = None
+    label: Words | None = None
+    description: Words | None = None
+    # Why a filter (where, denominator) leaves records out, in words for the scorecards' "what
+    # was excluded" (merit.core.ruleset_words.exclusion_reason).  Not written to results.json:
+    # words for people, and that file's definitions hold the filters themselves.
+    reasons: dict[str, Words] = Field(default={}, exclude=True)
     unit: Literal["count", "rate", "hours", "minutes", "days", "points", "score", "ratio", "currency",
                   "percent", "number"] = "number"
     table: str | None = None
@@ -142,6 +150,13 @@ class Metric(_Model):
             raise ValueError("agg 'ratio' needs 'numerator' (a filter) or 'numerator_value'")
         if agg in ("formula", "standardized") and self.table is not None:
             raise ValueError(f"agg '{agg}' works on other metrics; remove 'table'")
+        for name in self.reasons:
+            if name not in REASON_FILTERS or getattr(self, name) is None:
+                have = [f for f in REASON_FILTERS if getattr(self, f) is not None]
+                raise PydanticCustomError(
+                    "reason_filter", "the metric has no filter '{name}' that leaves records out{hint}",
+                    {"at": ("reasons", name), "name": str(name), "hint": did_you_mean(str(name), have)
+                     or f" (its reasons may explain: {', '.join(have) or 'nothing, it has no such filter'})"})
         return self
 
     @property
@@ -192,7 +207,7 @@ class Curve(_Model):
 
 class Kpi(_Model):
     metric: str | None = None  # defaults to the KPI's id
-    label: str | None = None
+    label: Words | None = None
     weight: float = Field(gt=0)
     direction: Literal["higher", "lower"] = "higher"
     curve: Curve
@@ -251,8 +266,8 @@ class Privacy(_Model):
 class ListSpec(_Model):
     """A top-N list of a metric broken down by a dimension (e.g. customers with most tickets)."""
 
-    label: str | None = None
-    description: str | None = None
+    label: Words | None = None
+    description: Words | None = None
     metric: str
     by: str  # a dimension of the metric's table
     order: Literal["desc", "asc"] = "desc"
@@ -263,16 +278,16 @@ class ListSpec(_Model):
 
 class Ruleset(_Model):
     name: str
-    label: str | None = None
-    description: str | None = None
+    label: Words | None = None
+    description: Words | None = None
     extends: str | None = None
     params: dict[str, Any] = {}
     tables: dict[str, TableConfig] = {}
     metrics: dict[str, Metric] = {}
     lists: dict[str, ListSpec] = {}
     # What each grade means for each kind of knowledge item, for the expert panel:
-    # kind (faq, sop, case, best_practice) -> grade (S, A, B, C) -> description.
-    rubric: dict[str, dict[str, str]] = {}
+    # kind (faq, sop, case, best_practice) -> grade (S, A, B, C) -> description (by language).
+    rubric: dict[str, dict[str, Words]] = {}
     scoring: Scoring = Scoring()
     privacy: Privacy = Privacy()
     # The support domain the engine must not know itself (merit.core.ruleset_domain):
@@ -549,6 +564,12 @@ def _forget(origins: dict, path: tuple, itself: bool) -> None:
         del origins[stale]
 
 
+# Errors about a key rather than a value (their context's "at": the key's path below the error's
+# place), with what the key may be.
+AT_KEY = {"language_key": "a language: " + ", ".join(LANGUAGES),
+          "reason_filter": "a filter of the metric that leaves records out: " + ", ".join(REASON_FILTERS)}
+
+
 def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:
     loc = tuple(err["loc"])
     # Keep only the steps that exist in the merged data (pydantic adds union/type names).
@@ -562,7 +583,10 @@ def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:
     elif err["type"] == "literal_error":
         msg = f"{msg} (got {err.get('input')!r})"
     path = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("tuple", "list", "str", "dict", "float"))))
-    if err["type"] == "extra_forbidden":
+    at_key = err["type"] in AT_KEY
+    if at_key:  # (an unknown language of a text, a reason for a filter the metric lacks: point at that key)
+        path += tuple(err["ctx"]["at"])
+    if err["type"] == "extra_forbidden" or at_key:
         doc, doc_path = loaded._locate(path)
         kpos = doc.key_pos(doc_path) if doc else None
         if kpos is not None:
@@ -570,5 +594,5 @@ def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:
             return RulesetError(msg, file=doc.file, line=kpos.line, column=kpos.column,
                                 field=".".join(str(p) for p in path), text=text,
                                 span=(kpos.column - 1, kpos.column - 1 + len(str(path[-1]))),
-                                expected="a field of the model (see `merit schema`)")
+                                expected=AT_KEY.get(err["type"], "a field of the model (see `merit schema`)"))
     return loaded.error(msg, path)

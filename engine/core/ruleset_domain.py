@@ -17,6 +17,8 @@ import string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from merit.core.errors import RulesetError
+from merit.core.ruleset_words import Words, words, written_texts
+from merit.i18n import translator
 
 # The functions below take merit.core.ruleset's LoadedRuleset and Ruleset (not imported here:
 # that module imports this one).
@@ -38,13 +40,12 @@ def template_names(text: str) -> list[str]:
     return names
 
 
-def _check_template(text: str | None, allowed: list[str] | tuple[str, ...], what: str) -> None:
-    if text is None:
-        return
-    unknown = [n for n in template_names(text) if n not in allowed]
-    if unknown:
-        raise ValueError(f"{what} {text!r} uses {{{unknown[0]}}}; it may use "
-                         + (", ".join(f"{{{n}}}" for n in allowed) or "no placeholder"))
+def _check_template(template: str | None, allowed: list[str] | tuple[str, ...], what: str) -> None:
+    for text in written_texts(template):  # (each language's text)
+        unknown = [n for n in template_names(text) if n not in allowed]
+        if unknown:
+            raise ValueError(f"{what} {text!r} uses {{{unknown[0]}}}; it may use "
+                             + (", ".join(f"{{{n}}}" for n in allowed) or "no placeholder"))
 
 
 # ------------------------------------------------------------------ panel
@@ -97,8 +98,8 @@ DEFAULT_CHANGE = "{field} changed from {before} to {after}"
 class CorrectableField(_Model):
     """One field an appeal may correct, and how a change of it is worded."""
 
-    changed: str | None = None  # wording of any change (default: "{field} changed from {before} to {after}")
-    to: dict[str, str] = {}  # wording of a change to one value (in its stored form: true, product, ...)
+    changed: Words | None = None  # wording of any change (default: "{field} changed from {before} to {after}")
+    to: dict[str, Words] = {}  # wording of a change to one value (in its stored form: true, product, ...)
 
     @model_validator(mode="after")
     def _templates(self):
@@ -107,14 +108,15 @@ class CorrectableField(_Model):
             _check_template(text, CHANGE_FIELDS, f"'to.{value}'")
         return self
 
-    def change_text(self, name: str, before: str | None, after: str | None) -> str:
-        """The change in words; an empty value is "empty"."""
+    def change_text(self, name: str, before: str | None, after: str | None, language: str | None = None) -> str:
+        """The change in words, in *language* (None: the default); an empty value is "empty"."""
+        _ = translator(language).gettext
         if after is not None and after in self.to:
-            template = self.to[after]
+            template = words(self.to[after], language)
         else:
-            template = self.changed or DEFAULT_CHANGE
-        return template.format(field=name, before="empty" if before is None else before,
-                               after="empty" if after is None else after)
+            template = words(self.changed, language) or _("{field} changed from {before} to {after}")  # DEFAULT_CHANGE
+        return template.format(field=name, before=_("empty") if before is None else before,
+                               after=_("empty") if after is None else after)
 
 
 class CorrectionThrough(_Model):
@@ -128,10 +130,10 @@ class CorrectionTable(_Model):
     """The correctable fields of one input table and how its records are named."""
 
     keys: list[str] = Field(min_length=1)  # the columns that identify one record
-    noun: str = "record"  # what one record is called in messages ("the ticket's created_at")
-    record: str  # the record in an adjustment's wording, e.g. "ticket {ticket_id}"
-    missing: str  # the error when no record has the keys, e.g. "no ticket '{ticket_id}'"
-    on_scorecard: str | None = None  # the record on an agent's scorecard when `record` names someone else
+    noun: Words = Words("record")  # what one record is called in messages ("the ticket's created_at")
+    record: Words  # the record in an adjustment's wording, e.g. "ticket {ticket_id}"
+    missing: Words  # the error when no record has the keys, e.g. "no ticket '{ticket_id}'"
+    on_scorecard: Words | None = None  # the record on an agent's scorecard when `record` names someone else
     through: CorrectionThrough | None = None
     fields: dict[str, CorrectableField] = Field(min_length=1)
 
@@ -147,14 +149,14 @@ class CorrectionTable(_Model):
     def key_values(self, keys: tuple) -> dict[str, str]:
         return {k: str(v) for k, v in zip(self.keys, keys)}
 
-    def record_text(self, keys: tuple) -> str:
-        return self.record.format(**self.key_values(keys))
+    def record_text(self, keys: tuple, language: str | None = None) -> str:
+        return words(self.record, language).format(**self.key_values(keys))
 
-    def missing_text(self, keys: tuple) -> str:
-        return self.missing.format(**self.key_values(keys))
+    def missing_text(self, keys: tuple, language: str | None = None) -> str:
+        return words(self.missing, language).format(**self.key_values(keys))
 
-    def scorecard_text(self, keys: tuple) -> str:
-        return (self.on_scorecard or self.record).format(**self.key_values(keys))
+    def scorecard_text(self, keys: tuple, language: str | None = None) -> str:
+        return words(self.on_scorecard or self.record, language).format(**self.key_values(keys))
 
 
 # ------------------------------------------------------------------ scorecard
@@ -162,15 +164,15 @@ class ScorecardColumn(_Model):
     """A column of a credit section: a column of the table's records (with its joins)."""
 
     column: str
-    header: str
-    empty: str = ""  # shown where the record has no value
+    header: Words
+    empty: Words = Words("")  # shown where the record has no value
     calibration: bool = False  # the panel's final grade: an item under calibration is marked †
 
 
 class CreditSection(_Model):
     """The records of one table credited to the agent (the table needs an ``agent`` attribution)."""
 
-    title: str
+    title: Words
     columns: list[ScorecardColumn] = []
 
     @field_validator("columns")
@@ -184,7 +186,7 @@ class CreditSection(_Model):
 class MetricGroup(_Model):
     """A section of a team's scorecard: the metrics that read one of ``tables``."""
 
-    title: str
+    title: Words
     tables: list[str] = []
     others: bool = False  # also every metric that no group's tables take
 

@@ -20,6 +20,7 @@ from merit.core.errors import MeritError, WorkspaceError, raise_collected
 from merit.core.sources.entry import TABLE_SUFFIXES, SourceEntry, resolve_sources
 from merit.core.sources.spec import SourceSpec
 from merit.core.yamlpos import YamlDoc, load_model, regular_file_problem
+from merit.i18n import DEFAULT_LANGUAGE, UnknownLanguage, check_language
 
 
 
@@ -44,6 +45,7 @@ class CycleConfig(BaseModel):
     data: str = "data"
     previous: list[str] = []
     sources: dict[str, SourceSpec] = {}  # contract table -> its export (merit.core.sources)
+    language: str = DEFAULT_LANGUAGE  # the readers' language of every document for people (merit.i18n)
 
     @field_validator("timezone")
     @classmethod
@@ -53,6 +55,14 @@ class CycleConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone '{value}' (expected an IANA name such as Asia/Shanghai or UTC)")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        try:
+            return check_language(value)
+        except UnknownLanguage as exc:
+            raise ValueError(str(exc)) from None
 
 
 @dataclass

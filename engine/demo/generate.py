@@ -159,5 +159,6 @@ def _write_cycle(root: Path, name: str, agents: int, n_tickets: int, seed: int, 
         f"timezone: {timezone}\n"
         f"ruleset: default\n"
         f"data: data\n"
+        f"language: zh-CN  # the readers' language of the scorecards, sheets and exports (en or zh-CN)\n"
     )
     (root / "cycle.yaml").write_text(cycle, encoding="utf-8")

@@ -446,16 +446,17 @@ class AssignResult:
     folder: Path
 
 
-def assign(workspace: Path | str, progress=None) -> AssignResult:
+def assign(workspace: Path | str, progress=None, language: str | None = None) -> AssignResult:
     """``merit panel assign``: add the missing assignments, record them in assignments.csv
-    and write every assigned panelist's grading sheet (XLSX and CSV)."""
+    and write every assigned panelist's grading sheet (XLSX and CSV) in *language* (None: the
+    cycle's)."""
     from merit.panel.sheets import write_sheets
 
     data = load_panel_data(workspace, progress=progress)
     plan = plan_assignment(data)
     if progress:
         progress("writing grading sheets")
-    sheets = write_sheets(data, plan.all)  # staged and swapped in atomically
+    sheets = write_sheets(data, plan.all, language)  # staged and swapped in atomically
     text = csv_text(ASSIGNMENT_COLUMNS, plan.all[ASSIGNMENT_COLUMNS].itertuples(index=False))
     write_atomic(data.panel.assignments_file, text)
     return AssignResult(assignment=plan, sheets=sheets, folder=data.panel.folder)

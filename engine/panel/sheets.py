@@ -20,6 +20,15 @@ returned workbook is checked against :func:`sheet_bounds` before openpyxl loads
 it, and is read with its formulas as formulas (a formula in a grade cell is
 refused by collect, never taken for the value it last computed).
 
+Language: a sheet is written in the panelist's language (the cycle's ``language``, or the
+``language`` asked for): sheet names, instructions, rubric headings and the column titles shown to
+the panelist come from merit's catalogue (merit.i18n); the rubric texts are the ruleset's own
+words in that language.  English sheets keep the machine ids (``item_id``, ``grade``) as column
+titles, as every English sheet ever issued has; a sheet in another language shows translated
+titles (条目编号, 评级 …).  A returned sheet is read by its titles in any language merit ships, or
+by the ids (:func:`column_ids`), so that a sheet issued in Chinese is collected like an English
+one, whatever the language of the cycle when it comes back.
+
 Determinism: the workbook's creation and modification dates are the cycle's
 last day, and so are the dates of the entries of the XLSX (zip) file, so the
 same inputs give byte-identical sheets.
@@ -41,12 +50,48 @@ import pandas as pd
 
 from merit.core.errors import DataError, MeritError
 from merit.core.files import staged_folder
+from merit.core.ruleset_words import words
 from merit.core.xlsx import XlsxBounds, check_xlsx_bounds, csv_safe, deterministic_xlsx, restore_text, xlsx_row
+from merit.i18n import DEFAULT_LANGUAGE, LANGUAGES, check_language, gettext_for
 
 COLUMNS = ["panelist", "item_id", "kind", "title", "authors", "published_on", "grade", "comment", "check"]
 REQUIRED = ["panelist", "item_id", "kind", "title", "grade", "check"]
-GRADING_SHEET = "Grading"
-RUBRIC_SHEET = "Rubric"
+
+
+def N_(text: str) -> str:  # noqa: N802 (gettext's name): marks a text for the catalogue, translated later
+    return text
+
+
+GRADING_SHEET = N_("Grading")  # the sheets' English names; sheet_titles gives them in a language
+RUBRIC_SHEET = N_("Rubric")
+
+
+# The column titles a panelist reads in a language other than English (English shows the ids).
+COLUMN_TITLES = {"panelist": N_("Panelist"), "item_id": N_("Item id"), "kind": N_("Kind"), "title": N_("Title"),
+                 "authors": N_("Authors"), "published_on": N_("Published on"), "grade": N_("Grade"),
+                 "comment": N_("Comment"), "check": N_("Check (do not change)")}
+
+
+def column_title(column: str, language: str | None) -> str:
+    """The title of a sheet's column in *language*: the id in English, else the catalogue's."""
+    if check_language(language) == DEFAULT_LANGUAGE:
+        return column
+    return gettext_for(language)(COLUMN_TITLES[column])
+
+
+def sheet_titles(language: str | None) -> tuple[str, str]:
+    """The names of the grading and the rubric sheet in *language*."""
+    _ = gettext_for(language)
+    return _(GRADING_SHEET), _(RUBRIC_SHEET)
+
+
+def column_ids() -> dict[str, str]:
+    """Every title a returned sheet's column may have (lower case, any language merit ships, or
+    the id itself) -> its id."""
+    known = {c: c for c in COLUMNS}
+    for language in LANGUAGES:
+        known.update({column_title(c, language).strip().lower(): c for c in COLUMNS})
+    return known
 
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
@@ -95,16 +140,18 @@ def sheet_rows(data, assignments: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def xlsx_bytes(rows: pd.DataFrame, *, panelist_name: str, cycle: str, rubric: dict[str, dict[str, str]],
-               order_best_first: list[str], when: dt.datetime) -> bytes:
+               order_best_first: list[str], when: dt.datetime, language: str | None = DEFAULT_LANGUAGE) -> bytes:
     from openpyxl import Workbook
 
+    _ = gettext_for(language)
     wb = Workbook()
-    _grading_sheet(wb.active, rows, order_best_first)
-    _rubric_sheet(wb.create_sheet(RUBRIC_SHEET), panelist_name, cycle, rubric, order_best_first)
+    _grading_sheet(wb.active, rows, order_best_first, language)
+    _rubric_sheet(wb.create_sheet(sheet_titles(language)[1]), panelist_name, cycle, rubric, order_best_first,
+                  language)
     props = wb.properties
     props.creator = "merit"
     props.lastModifiedBy = "merit"
-    props.title = f"Grading sheet {cycle}"
+    props.title = _("Grading sheet %(cycle)s") % {"cycle": cycle}
     props.created = when
     props.modified = when
     buf = io.BytesIO()
@@ -117,14 +164,14 @@ _WIDTHS = {"panelist": 12, "item_id": 12, "kind": 14, "title": 48, "authors": 20
            "grade": 8, "comment": 40, "check": 18}
 
 
-def _grading_sheet(sh, rows: pd.DataFrame, order_best_first: list[str]) -> None:
+def _grading_sheet(sh, rows: pd.DataFrame, order_best_first: list[str], language: str | None) -> None:
     """One row per assigned item; only grade and comment are editable, the grade from a list."""
     from openpyxl.styles import Alignment, Font, PatternFill, Protection
     from openpyxl.utils import get_column_letter
 
-    sh.title = GRADING_SHEET
+    sh.title = sheet_titles(language)[0]
     cols = list(rows.columns)
-    sh.append(xlsx_row(sh, cols))
+    sh.append(xlsx_row(sh, [column_title(c, language) for c in cols]))
     for rec in rows.itertuples(index=False):  # the panelist's items: a few dozen
         sh.append(xlsx_row(sh, [str(v) for v in rec]))  # titles and comments stay text, never formulas
     n = len(rows)
@@ -142,7 +189,7 @@ def _grading_sheet(sh, rows: pd.DataFrame, order_best_first: list[str]) -> None:
                 cell.fill = editable_fill
             if name in ("title", "comment"):
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-    _grade_choices(sh, get_column_letter(cols.index("grade") + 1), n, order_best_first)
+    _grade_choices(sh, get_column_letter(cols.index("grade") + 1), n, order_best_first, language)
     sh.column_dimensions[get_column_letter(cols.index("check") + 1)].hidden = True
     sh.freeze_panes = "A2"
     sh.protection.sheet = True
@@ -150,37 +197,42 @@ def _grading_sheet(sh, rows: pd.DataFrame, order_best_first: list[str]) -> None:
     sh.protection.formatRows = False
 
 
-def _grade_choices(sh, column: str, n: int, order_best_first: list[str]) -> None:
+def _grade_choices(sh, column: str, n: int, order_best_first: list[str], language: str | None) -> None:
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    _ = gettext_for(language)
     grades = ",".join(order_best_first)
+    choices = ", ".join(order_best_first)
     dv = DataValidation(type="list", formula1=f'"{grades}"', allow_blank=True, showErrorMessage=True,
-                        errorTitle="Grade", error=f"Choose one of {', '.join(order_best_first)}.",
-                        showInputMessage=True, promptTitle="Grade",
-                        prompt=f"{', '.join(order_best_first)}: see the {RUBRIC_SHEET} sheet")
+                        errorTitle=_("Grade"), error=_("Choose one of %(grades)s.") % {"grades": choices},
+                        showInputMessage=True, promptTitle=_("Grade"),
+                        prompt=_("%(grades)s: see the %(sheet)s sheet") % {"grades": choices,
+                                                                          "sheet": sheet_titles(language)[1]})
     sh.add_data_validation(dv)
     if n:
         dv.add(f"{column}2:{column}{n + 1}")
 
 
 def _rubric_sheet(rb, panelist_name: str, cycle: str, rubric: dict[str, dict[str, str]],
-                  order_best_first: list[str]) -> None:
-    """The instructions and, per kind of item, what each grade means."""
+                  order_best_first: list[str], language: str | None) -> None:
+    """The instructions and, per kind of item, what each grade means (the ruleset's words)."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    rb.append(xlsx_row(rb, [f"Grading sheet of {panelist_name}, cycle {cycle}"]))
+    _ = gettext_for(language)
+    rb.append(xlsx_row(rb, [_("Grading sheet of %(name)s, cycle %(cycle)s") % {"name": panelist_name,
+                                                                                "cycle": cycle}]))
     rb.append(xlsx_row(rb, [
-        f"Give each item on the {GRADING_SHEET} sheet one grade ({', '.join(order_best_first)}) "
-        "and, if you like, a comment. Leave the grade empty for items you have not graded yet. "
-        "Do not change the other cells; return the file as it is (XLSX or CSV)."]))
+        _("Give each item on the %(sheet)s sheet one grade (%(grades)s) and, if you like, a comment. Leave "
+          "the grade empty for items you have not graded yet. Do not change the other cells; return the file "
+          "as it is (XLSX or CSV).") % {"sheet": sheet_titles(language)[0], "grades": ", ".join(order_best_first)}]))
     rb.append([])
-    rb.append(xlsx_row(rb, ["kind"] + order_best_first))
+    rb.append(xlsx_row(rb, [column_title("kind", language)] + order_best_first))
     bold, fill = Font(bold=True, color=_HEADER_FONT_COLOUR), PatternFill("solid", fgColor=_HEADER_FILL)
     for c in rb[4]:
         c.font, c.fill = bold, fill
     for kind in rubric:  # (in the ruleset's order: it says which kinds come first)
-        rb.append(xlsx_row(rb, [kind] + [rubric[kind].get(gr, "") for gr in order_best_first]))
+        rb.append(xlsx_row(rb, [kind] + [words(rubric[kind].get(gr), language) for gr in order_best_first]))
     rb["A1"].font = Font(bold=True, size=13)
     rb.column_dimensions["A"].width = 15
     for j in range(2, len(order_best_first) + 2):
@@ -191,12 +243,12 @@ def _rubric_sheet(rb, panelist_name: str, cycle: str, rubric: dict[str, dict[str
     rb.protection.sheet = True
 
 
-def csv_bytes(rows: pd.DataFrame) -> bytes:
+def csv_bytes(rows: pd.DataFrame, language: str | None = DEFAULT_LANGUAGE) -> bytes:
     """The CSV twin of a sheet; a text beginning with =, +, -, @, tab or CR gets a leading '
     (merit.core.xlsx.csv_safe) so that a spreadsheet shows it as text, and collect removes it."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")  # what Excel writes and expects
-    w.writerow(csv_safe([str(c) for c in rows.columns]).to_pylist())
+    w.writerow(csv_safe([column_title(str(c), language) for c in rows.columns]).to_pylist())
     columns = [csv_safe(rows[c].astype(str).to_numpy(dtype=object)).to_pylist() for c in rows.columns]
     w.writerows(zip(*columns))
     return buf.getvalue().encode("utf-8-sig")  # the BOM lets Excel read Chinese text as UTF-8
@@ -207,9 +259,10 @@ def cycle_timestamp(ws) -> dt.datetime:
     return dt.datetime.combine(ws.config.period.end, dt.time(0, 0))
 
 
-def write_sheets(data, assignments: pd.DataFrame) -> list[Path]:
+def write_sheets(data, assignments: pd.DataFrame, language: str | None = None) -> list[Path]:
     """Write every assigned panelist's sheet into the panel's ``sheets/`` folder, replaced as a
-    whole (staged beside it, then renamed)."""
+    whole (staged beside it, then renamed), in *language* (None: the cycle's)."""
+    language = check_language(language or data.ws.config.language)
     panel = data.panel
     when = cycle_timestamp(data.ws)
     best_first = list(reversed(data.order))
@@ -224,9 +277,9 @@ def write_sheets(data, assignments: pd.DataFrame) -> list[Path]:
             used.add(stem.lower())
             x = stage / f"{stem}.xlsx"
             x.write_bytes(xlsx_bytes(rows, panelist_name=names[pid], cycle=data.ws.config.name, rubric=data.rubric,
-                                     order_best_first=best_first, when=when))
+                                     order_best_first=best_first, when=when, language=language))
             c = stage / f"{stem}.csv"
-            c.write_bytes(csv_bytes(rows))
+            c.write_bytes(csv_bytes(rows, language))
             files += [target / x.name, target / c.name]
     return files
 
@@ -267,7 +320,9 @@ def _text(v) -> str:
 
 
 def _header(cells: list[str], display: str) -> dict[str, int]:
-    names = [c.strip().lower() for c in cells]
+    """Column id -> its position, from a returned sheet's titles (any language, or the ids)."""
+    known = column_ids()
+    names = [known.get(c.strip().lower(), c.strip().lower()) for c in cells]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise DataError(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
@@ -304,7 +359,8 @@ def _read_xlsx(path: Path, display: str, bounds: XlsxBounds) -> list[SheetRow]:
         wb = load_workbook(path, data_only=False)
     except (InvalidFileException, *DAMAGED_WORKBOOK) as exc:
         raise DataError(f"the file cannot be read as an Excel workbook ({type(exc).__name__})", file=display) from None
-    sh = wb[GRADING_SHEET] if GRADING_SHEET in wb.sheetnames else wb.worksheets[0]
+    grading = [name for name in wb.sheetnames if name in {sheet_titles(lang)[0] for lang in LANGUAGES}]
+    sh = wb[grading[0]] if grading else wb.worksheets[0]
     rows = list(sh.iter_rows())  # bounded by check_xlsx_bounds
     if not rows:
         raise DataError("the sheet is empty", file=display, line=1)

@@ -39,6 +39,7 @@ from urllib.request import url2pathname
 
 from merit import __version__
 from merit.core.files import write_atomic
+from merit.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue_path, check_language, translator
 
 Progress = Callable[..., None]
 MANIFEST = "manifest.json"
@@ -69,10 +70,18 @@ def renderer_fingerprint() -> str:
     for path in files + [Path(__file__), Path(__file__).with_name("charts.py")]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    for language in LANGUAGES:  # the catalogues: a corrected translation renders the PDFs again
+        po = catalogue_path(language)
+        if po.is_file():
+            digest.update(language.encode())
+            digest.update(po.read_bytes())
     return digest.hexdigest()
 
 
-def make_environment():
+def make_environment(language: str | None = None):
+    """The templates' jinja environment for *language*: autoescape on, undefined names are errors,
+    and jinja2's i18n extension with the language's catalogue (``_()``, ``{% trans %}``; new-style
+    gettext, so ``_('%(n)s rated', n=3)`` formats and escapes its arguments)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -82,8 +91,31 @@ def make_environment():
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its msgid
+    translations = translator(language)
+    env.install_gettext_translations(translations, newstyle=True)
+    env.globals["page_counter"] = page_counter_css(translations.gettext)
     return env
+
+
+def page_counter_css(gettext) -> "Markup":
+    """The CSS ``content`` of the page counter in the catalogue's words: "Page 2 of 5"."""
+    from markupsafe import Markup
+
+    text = gettext("Page %(page)s of %(pages)s")
+    parts = re.split(r"(%\(page\)s|%\(pages\)s)", text)
+    out = []
+    for part in parts:
+        if part == "%(page)s":
+            out.append("counter(page)")
+        elif part == "%(pages)s":
+            out.append("counter(pages)")
+        elif part:
+            escaped = part.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+            out.append(f'"{escaped}"')
+    return Markup(" ".join(out))
 
 
 def _fetcher_class():
@@ -154,7 +186,7 @@ def _init_worker(parent: int | None = None) -> None:
     fonts = FontConfiguration()
     base = assets_dir().resolve().as_uri() + "/"
     css_text = (templates_dir() / STYLESHEET).read_text(encoding="utf-8")
-    _STATE.update(env=make_environment(), fetcher=fetcher, fonts=fonts, base=base,
+    _STATE.update(envs={}, fetcher=fetcher, fonts=fonts, base=base,
                   css=CSS(string=css_text, base_url=base, url_fetcher=fetcher, font_config=fonts))
 
 
@@ -162,16 +194,20 @@ def html_to_pdf(html: str) -> bytes:
     """One HTML document to PDF bytes, with merit's stylesheet and fetcher."""
     from weasyprint import HTML
 
-    if "env" not in _STATE:
+    if "envs" not in _STATE:
         _init_worker()
     doc = HTML(string=html, base_url=_STATE["base"], url_fetcher=_STATE["fetcher"])
     return doc.write_pdf(stylesheets=[_STATE["css"]], font_config=_STATE["fonts"])
 
 
 def render_html(template: str, context: dict) -> str:
-    if "env" not in _STATE:
+    """*template* filled with *context*, in the context's ``language`` (its catalogue)."""
+    if "envs" not in _STATE:
         _init_worker()
-    return _STATE["env"].get_template(template).render(**context)
+    language = check_language(context.get("language", DEFAULT_LANGUAGE))
+    if language not in _STATE["envs"]:
+        _STATE["envs"][language] = make_environment(language)
+    return _STATE["envs"][language].get_template(template).render(**context)
 
 
 def _render_job(job: tuple[str, dict, str]) -> str:
@@ -223,21 +259,24 @@ def _read_manifest(folder: Path | None) -> dict:
 
 def render_all(prep, evaluation, scores, stage: Path, progress: Progress | None = None,
                agents: list[str] | None = None, teams: list[str] | None = None,
-               workers: int | None = None, previous: Path | None = None) -> list[Path]:
+               workers: int | None = None, previous: Path | None = None,
+               language: str | None = None) -> list[Path]:
     """Render the scorecards of a cycle into ``stage/pdf`` (the staging folder of out/).
 
     ``agents``/``teams`` restrict what is rendered (None: all); PDFs not
     rendered this time are carried over from the previous ``out/pdf`` when it
     has them.  ``workers``: processes (default one per core; 1 = in process).
+    ``language``: the readers' (None: the cycle's ``language``).
     """
     return render_into(prep, evaluation, scores, Path(stage) / "pdf", progress=progress, agents=agents,
                        teams=teams, workers=workers,
-                       previous=previous if previous is not None else prep.ws.out_dir / "pdf")
+                       previous=previous if previous is not None else prep.ws.out_dir / "pdf", language=language)
 
 
 def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress | None = None,
                 agents: list[str] | None = None, teams: list[str] | None = None,
-                workers: int | None = None, previous: Path | None = None) -> list[Path]:
+                workers: int | None = None, previous: Path | None = None,
+                language: str | None = None) -> list[Path]:
     from merit.render.context import ContextBuilder
 
     progress = progress or (lambda step, fraction=None: None)
@@ -252,7 +291,7 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
     team_files = _unique_names(all_teams)
 
     progress("scorecards: preparing", 0.0)
-    builder = ContextBuilder(prep, evaluation, scores)
+    builder = ContextBuilder(prep, evaluation, scores, language=language)
     jobs: list[tuple[str, str, dict]] = []  # (relative path, template, context)
     for aid, ctx in builder.agent_contexts(want_agents):
         jobs.append((f"agents/{agent_files[aid]}.pdf", AGENT_TEMPLATE, ctx))
@@ -355,8 +394,10 @@ def _stop(pool: ProcessPoolExecutor, workers: list) -> None:
 
 
 def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
-                     progress: Progress | None = None, workers: int | None = None) -> list[Path]:
-    """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically.
+                     progress: Progress | None = None, workers: int | None = None,
+                     language: str | None = None) -> list[Path]:
+    """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically, in
+    *language* (None: the cycle's).
 
     With previous cycles in cycle.yaml the scorecards show the trends (as ``merit run``
     does).  Call it with the workspace lock held (merit.usecases.render takes it)."""
@@ -375,6 +416,6 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     prep.ws.out_dir.mkdir(parents=True, exist_ok=True)
     with staged_folder(out_pdf) as stage:
         files = render_into(prep, evaluation, scores, stage, progress=progress, agents=agents, teams=teams,
-                            workers=workers, previous=out_pdf)
+                            workers=workers, previous=out_pdf, language=language)
         rel = [f.relative_to(stage) for f in files]
     return [out_pdf / r for r in rel]

@@ -14,22 +14,35 @@ from merit.core.errors import MeritError
 from merit.usecases._writing import OnWait, Progress, workspace_root, writing
 
 
-def _pdf_renderer(pdf: bool, progress: Progress | None):
+def checked_language(language: str | None) -> str | None:
+    """*language* as merit spells it (None stays None: the cycle's ``language``); an unknown one
+    is refused with the languages merit writes."""
+    from merit.i18n import LANGUAGES, UnknownLanguage, check_language
+
+    if language is None:
+        return None
+    try:
+        return check_language(language)
+    except UnknownLanguage:
+        raise MeritError(f"unknown language '{language}'", expected=", ".join(LANGUAGES)) from None
+
+
+def _pdf_renderer(pdf: bool, progress: Progress | None, language: str | None = None):
     if not pdf:
         return None
     from merit.render.pdf import render_all
 
-    return functools.partial(render_all, progress=progress)
+    return functools.partial(render_all, progress=progress, language=language)
 
 
 def run(workspace: Path | str, *, pdf: bool = True, ruleset: str | None = None, by: str | None = None,
-        progress: Progress | None = None, on_wait: OnWait | None = None):
-    """``merit run``: evaluate the cycle, write ``out/`` (and the PDFs), record the run
-    (merit.cycles.run.RunResult)."""
+        progress: Progress | None = None, on_wait: OnWait | None = None, language: str | None = None):
+    """``merit run``: evaluate the cycle, write ``out/`` (and the PDFs, in *language*; None: the
+    cycle's), record the run (merit.cycles.run.RunResult)."""
     from merit.cycles.run import run_cycle
 
     root = workspace_root(workspace)
-    render = _pdf_renderer(pdf, progress)
+    render = _pdf_renderer(pdf, progress, checked_language(language))
     with writing(root, writes=[root], replaces=[root / "out"], on_wait=on_wait):
         return run_cycle(root, progress=progress, ruleset=ruleset, render_pdfs=render, by=by)
 
@@ -54,13 +67,16 @@ def demo(directory: Path | str, *, agents: int = 48, tickets: int | None = None,
 
 def render(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
            workers: int | None = None, progress: Progress | None = None,
-           on_wait: OnWait | None = None) -> list[Path]:
-    """``merit render``: the scorecard PDFs again, replacing ``out/pdf`` atomically."""
+           on_wait: OnWait | None = None, language: str | None = None) -> list[Path]:
+    """``merit render``: the scorecard PDFs again (in *language*; None: the cycle's), replacing
+    ``out/pdf`` atomically."""
     from merit.render.pdf import render_workspace
 
     root = workspace_root(workspace)
+    language = checked_language(language)
     with writing(root, replaces=[root / "out"], on_wait=on_wait):
-        return render_workspace(root, agents=agents, teams=teams, progress=progress, workers=workers)
+        return render_workspace(root, agents=agents, teams=teams, progress=progress, workers=workers,
+                                language=language)
 
 
 def restore(workspace: Path | str, run_id: int, *, by: str | None = None,
@@ -130,16 +146,18 @@ EXPORT_FORMATS = ("xlsx",)
 
 
 def export(workspace: Path | str, *, fmt: str = "xlsx", out: Path | None = None, run_id: int | None = None,
-           on_wait: OnWait | None = None) -> Path:
-    """``merit export``: the HR workbook (read under the lock, so never from a half-swapped ``out/``)."""
+           on_wait: OnWait | None = None, language: str | None = None) -> Path:
+    """``merit export``: the HR workbook in *language* (None: the cycle's), read under the lock, so
+    never from a half-swapped ``out/``."""
     if fmt.lower() not in EXPORT_FORMATS:
         raise MeritError(f"unknown export format '{fmt}'", expected=", ".join(EXPORT_FORMATS))
     from merit.cycles.export import export_xlsx
 
     root = workspace_root(workspace)
+    language = checked_language(language)
     target = Path(out).resolve().parent if out is not None else root / "exports"
     with writing(root, writes=[target], on_wait=on_wait):
-        return export_xlsx(root, out=out, run_id=run_id)
+        return export_xlsx(root, out=out, run_id=run_id, language=language)
 
 
 def diff(workspace: Path | str, ruleset: str, *, csv_out: Path | None = None,

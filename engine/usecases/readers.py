@@ -39,6 +39,9 @@ class CheckReport:
     ruleset_files: list[str]
     metrics: int
     kpis: int
+    # the ruleset's texts given in one language only (merit.core.ruleset_words.MissingTranslation:
+    # path, present language, file and line): readers of the other language see them untranslated
+    missing_translations: list = field(default_factory=list)
 
 
 def check(workspace: Path | str, *, progress: Progress | None = None) -> CheckReport:
@@ -48,6 +51,7 @@ def check(workspace: Path | str, *, progress: Progress | None = None) -> CheckRe
     from merit.core.cohorts import check_lookup_keys
     from merit.core.compile.needs import undefined_metrics
     from merit.core.contract import contract
+    from merit.core.ruleset_words import missing_translations
     from merit.cycles.run import prepare_cycle
 
     prep = prepare_cycle(workspace, progress=progress)
@@ -59,7 +63,8 @@ def check(workspace: Path | str, *, progress: Progress | None = None) -> CheckRe
         tables=[_table_rows(prep, name, gaps) for name in contract().tables],
         missing=sorted(prep.tables.missing),
         ruleset=prep.loaded.ruleset.name, ruleset_files=list(prep.loaded.files),
-        metrics=len(prep.plan.metrics), kpis=len(prep.plan.ruleset.scoring.kpis))
+        metrics=len(prep.plan.metrics), kpis=len(prep.plan.ruleset.scoring.kpis),
+        missing_translations=missing_translations(prep.loaded.ruleset, prep.loaded))
 
 
 def _table_rows(prep, name: str, gaps: dict) -> TableRows:

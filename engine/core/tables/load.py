@@ -15,7 +15,7 @@ from merit.core.sources.mapping import NO_ENTRY
 from merit.core.tables.connection import connect, set_zone
 from merit.core.tables.model import FORMATS, Source, SourceFile, Tables
 from merit.core.tables.read_csv import NOT_UTF8, csv_source
-from merit.core.tables.read_parquet import parquet_source
+from merit.core.tables.read_parquet import parquet_source, unreadable
 from merit.core.tables.read_xlsx import xlsx_source
 from merit.core.tables.sql import drop, ident, typed_name
 from merit.core.tables.typed_table import create_typed
@@ -112,10 +112,21 @@ class _Loading:
         if source is None:
             return
         self.result.absent[name] = frozenset(schema.names) - frozenset(source.values)
-        validate(self.result, schema, source, self.problems, t_order, self.limit)
         typed = ident(typed_name(name))
-        con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
-        con.raw_sql(f"CREATE VIEW {ident(name)} AS SELECT rowid AS _row, * FROM {typed}")
+        try:
+            validate(self.result, schema, source, self.problems, t_order, self.limit)
+        except duckdb.Error as exc:  # (a view over a Parquet file: its pages are first read here)
+            if source.in_place_row is None:
+                raise
+            self.problems.add(unreadable(src, exc), (t_order, 0, -1))
+            del self.result.sources[name]
+            drop(con, typed_name(name))
+            return
+        if source.in_place_row is None:
+            con.raw_sql(f"ALTER TABLE {typed} DROP COLUMN _bad")  # (shares the other columns: no copy)
+            con.raw_sql(f"CREATE VIEW {ident(name)} AS SELECT rowid AS _row, * FROM {typed}")
+        else:
+            con.raw_sql(f"CREATE VIEW {ident(name)} AS SELECT * EXCLUDE (_bad) FROM {typed}")
         self.result.tables[name] = con.table(name)
 
     def _typed(self, schema: TableSchema, src: SourceFile, t_order: int) -> Source | None:

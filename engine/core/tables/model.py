@@ -106,6 +106,9 @@ class Source:
     # When typing stops at a mapped value that has no entry (merit.core.sources.mapping.NO_ENTRY):
     # adds the problems of every such value, found by grouped queries, and returns how many.
     no_entry_problems: Callable[[], int] | None = None
+    # SQL of the record index when the typed table is a view reading the file in place (Parquet:
+    # its values need no copy; see merit.core.tables.typed_table); None: the typed table is stored.
+    in_place_row: str | None = None
 
     def nul_checked(self) -> frozenset[str]:
         """The columns whose values are checked for NUL characters: every text value read."""

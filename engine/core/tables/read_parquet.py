@@ -73,8 +73,12 @@ def parquet_source(con, src: SourceFile, schema: TableSchema, result: Tables, pr
         return fetch_raw(con, f"SELECT file_row_number AS _row{select} "
                               f"FROM read_parquet({path}, file_row_number = true)", rows)
 
-    source = Source(f"read_parquet({path})", values, raw, scratch_types=scratch_types,
-                    timestamp_formats=src.entry.spec.timestamp_formats if src.entry is not None else ())
+    # Read in place (a view) unless a value goes through a scratch type or a map that may stop
+    # typing with a value it has no entry for: those are found while the typed table is made.
+    in_place = None if scratch_types or checked else "file_row_number"
+    source = Source(f"read_parquet({path}, file_row_number = true)", values, raw, scratch_types=scratch_types,
+                    timestamp_formats=src.entry.spec.timestamp_formats if src.entry is not None else (),
+                    in_place_row=in_place)
     attach_checks(con, src, source, checked, result, schema, problems, t_order)
     return source
 

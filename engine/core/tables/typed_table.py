@@ -1,7 +1,12 @@
 """The typed table of one input file, made in one pass over it: the contract columns typed
 (merit.core.tables.typing_sql) and ``_bad``, the bit mask of the record checks each record
 fails (merit.core.tables.checks).  Its ``rowid`` is the record index (DuckDB keeps the scan
-order)."""
+order).
+
+A Parquet file whose values need no scratch type is not copied: its typed table is a view
+over the file (with ``_row``, the record index), typed as each query reads it.  Copying 10
+million tickets into a table costs more than the few scans that read them (typing native
+values is cheap), and the view holds no memory."""
 
 from __future__ import annotations
 
@@ -49,6 +54,11 @@ def typed_table_sql(schema: TableSchema, source: Source, local: LocalTime) -> st
     """``CREATE TABLE``: three nested selects over the file (the text of each column, what its
     typing computes first, the typed value) and the outer one with ``_bad``."""
     l1, l2, l3, out = [], [], [], []
+    if source.in_place_row is not None:
+        l1.append(f"{source.in_place_row} AS _row")
+        l2.append("_row")
+        l3.append("_row")
+        out.append("_row")
     nul = source.nul_checked()
     formats = tuple(getattr(source, "timestamp_formats", ()) or ())  # (cycle.yaml's timestamp_format)
     for j, col in enumerate(schema.columns):
@@ -72,7 +82,8 @@ def typed_table_sql(schema: TableSchema, source: Source, local: LocalTime) -> st
     terms = [f"CASE WHEN {record_check_sql(schema, ch, nul)} THEN {ch.bit} ELSE 0 END"
              for ch in record_checks(schema, set(source.values), nul)]
     out.append(f"CAST({' + '.join(terms) or '0'} AS {'INTEGER' if len(terms) < 31 else 'BIGINT'}) AS _bad")
-    return (f"CREATE TABLE {ident(typed_name(schema.name))} AS SELECT {', '.join(out)} FROM ("
+    kind = "TABLE" if source.in_place_row is None else "VIEW"
+    return (f"CREATE {kind} {ident(typed_name(schema.name))} AS SELECT {', '.join(out)} FROM ("
             f"SELECT {', '.join(l3) or '1 AS _none'} FROM ("
             f"SELECT {', '.join(l2) or '1 AS _none'} FROM ("
             f"SELECT {', '.join(l1) or '1 AS _none'} FROM {source.relation})))")

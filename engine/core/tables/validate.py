@@ -77,7 +77,9 @@ def validate(result: Tables, schema: TableSchema, source: Source, problems: Prob
     over the records that fail some record check, if any); when there are problems, report
     each failing check once, with its count and first few records.  (*limit* bounds the
     problems listed, which :class:`Problems` applies.)"""
-    full = result.con.sql(f"SELECT rowid AS _row, * FROM {ident(typed_name(schema.name))}")
+    typed = ident(typed_name(schema.name))
+    full = result.con.sql(f"SELECT rowid AS _row, * FROM {typed}" if source.in_place_row is None
+                          else f"SELECT * FROM {typed}")
     run = _Validation(result, schema, source, problems, t_order, full)
     checks, list_refs = table_checks(result, schema, run.present, full, nul=run.nul)
     counts = run.count(checks)

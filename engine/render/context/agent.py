@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from merit.core.scoring import INSUFFICIENT, OK, UNDEFINED
 from merit.render import charts
-from merit.render.context.formatting import DASH, as_float, fmt_interval, fmt_points, fmt_value, is_number, plain
+from merit.render.context.formatting import DASH, as_float, fmt_count, fmt_share, is_number, plain
 from merit.render.context.privacy import label_scopes, legend, median_heading, peer_note
 from merit.render.context.records import Credits
 from merit.render.context.wording import adjustment_lines, scoring_definition
@@ -19,10 +19,11 @@ def build(b, aid: str, excl: list, credited: Credits) -> dict:
     arow = b.agent_rows.loc[aid] if aid in b.agent_rows.index else None
     kpis, chart_rows, scopes, counted = _kpi_rows(b, i, aid, team, level, rated, arow)
     others, other_scopes, other_counted = _other_rows(b, team, arow)
-    kpi_heading = median_heading(scopes)
+    kpi_heading = median_heading(scopes, b.language)
     distribution = b.peers.distribution(team, as_float(row["total"]) if rated else None)
     return {
         "kind": "agent",
+        "language": b.language,
         "cycle": b.cycle,
         "previous": b.prev_name,
         "agent": {"id": aid, "name": str(row["name"]), "team": team, "level": level},
@@ -30,24 +31,25 @@ def build(b, aid: str, excl: list, credited: Credits) -> dict:
         "min_group": b.min_group,
         "score_previous": _previous_score(b, aid),
         "adjustments": adjustment_lines(aid, b.adjustments.get(aid, []), b.plan.ruleset.corrections,
-                                        b.agent_columns, b.mask),
+                                        b.agent_columns, b.mask, b.language),
         "kpis": kpis,
-        "kpi_median": {"heading": kpi_heading, "note": peer_note(scopes, counted, b.min_group)},
+        "kpi_median": {"heading": kpi_heading, "note": peer_note(scopes, counted, b.min_group, b.language)},
         "insufficient": any(k["insufficient"] or k["undefined"] for k in kpis),
         "others": others,
-        "others_median": {"heading": median_heading(other_scopes),
-                          "note": peer_note(other_scopes, other_counted, b.min_group)},
+        "others_median": {"heading": median_heading(other_scopes, b.language),
+                          "note": peer_note(other_scopes, other_counted, b.min_group, b.language)},
         "exclusions": [{**x, "ids": [b.mask(v, aid) for v in x["ids"]]} for x in excl],
         "exclusion_rules": b.ruleset_text(b.exclusion_rules(), aid),
         "credit_sections": _credit_sections(b, aid, credited),
         "distribution": {"scope": distribution["scope"], "agents": distribution["agents"]},
         "charts": {
-            "kpis": str(charts.kpi_positions(chart_rows, median_label=legend(kpi_heading, scopes))),
+            "kpis": str(charts.kpi_positions(chart_rows, median_label=legend(scopes, b.language),
+                                             language=b.language)),
             "distribution": distribution["chart"],
         },
         "definitions": b.ruleset_text(b.definitions["agent"], aid),
         "tables": b.tables_used,
-        "scoring": scoring_definition(b.ev, level),
+        "scoring": scoring_definition(b.ev, level, language=b.language, currency=b.currency),
     }
 
 
@@ -63,31 +65,31 @@ def _kpi_rows(b, i: int, aid: str, team: str, level: str, rated: bool, arow):
         scopes.append(scope)
         counted.append(in_org)
         target = k.target[i]
-        label = k.kpi.label or b.label(mid)
+        label = b.kpi_label(k)
         kpis.append({
             "id": k.id, "metric": mid, "label": label,
-            "value": fmt_value(value, unit),
-            "interval": fmt_interval(low, high, unit),
-            "target": fmt_value(target, unit),
-            "points": fmt_points(k.points[i]) if status == OK else DASH,
+            "value": b.value(value, unit),
+            "interval": b.interval(low, high, unit),
+            "target": b.value(target, unit),
+            "points": b.points(k.points[i]) if status == OK else DASH,
             "weight": f"{k.kpi.weight:g}",
-            "share": f"{k.weight_share[i] * 100:.1f} %" if status == OK and rated else "",
-            "median": fmt_value(median, unit),
-            "n": f"{n:,}",
+            "share": fmt_share(k.weight_share[i], b.language) if status == OK and rated else "",
+            "median": b.value(median, unit),
+            "n": fmt_count(n, b.language),
             "min_n": k.kpi.min_n,
             "status": status,
             "insufficient": status == INSUFFICIENT,
             "undefined": status == UNDEFINED,
-            "note": b.ev.notes.get(mid, ""),
+            "note": b.note(mid),
             "direction": k.kpi.direction,
             "trend": b.trend(b.agent_trends(aid).get("kpis", {}).get(k.id), unit, k.kpi.direction),
         })
-        chart_rows.append(_chart_row(k, level, label, unit, value, median, target))
-    label_scopes(kpis, scopes, counted)
+        chart_rows.append(_chart_row(b, k, level, label, unit, value, median, target))
+    label_scopes(kpis, scopes, counted, b.language)
     return kpis, chart_rows, scopes, counted
 
 
-def _chart_row(k, level: str, label: str, unit, value, median, target) -> dict:
+def _chart_row(b, k, level: str, label: str, unit, value, median, target) -> dict:
     """One KPI on the positions chart: the ends of its curve (the agent's level's), the value,
     median and target."""
     curve = k.kpi.by_level.get(level, k.kpi.curve)
@@ -97,7 +99,7 @@ def _chart_row(k, level: str, label: str, unit, value, median, target) -> dict:
     if k.kpi.direction == "lower":
         lo, hi = hi, lo
     return {"label": label, "lo": lo, "hi": hi, "value": as_float(value), "median": as_float(median),
-            "target": as_float(target), "lo_text": fmt_value(lo, unit), "hi_text": fmt_value(hi, unit)}
+            "target": as_float(target), "lo_text": b.value(lo, unit), "hi_text": b.value(hi, unit)}
 
 
 def _other_rows(b, team: str, arow):
@@ -113,13 +115,13 @@ def _other_rows(b, team: str, arow):
         scopes.append(scope)
         counted.append(in_org)
         others.append({
-            "id": mid, "label": b.label(mid), "value": fmt_value(arow.get(mid), unit),
-            "interval": fmt_interval(arow.get(f"{mid}__low"), arow.get(f"{mid}__high"), unit),
-            "median": fmt_value(median, unit),
-            "n": f"{int(n):,}" if is_number(n) else "",
-            "note": b.ev.notes.get(mid, ""),
+            "id": mid, "label": b.label(mid), "value": b.value(arow.get(mid), unit),
+            "interval": b.interval(arow.get(f"{mid}__low"), arow.get(f"{mid}__high"), unit),
+            "median": b.value(median, unit),
+            "n": fmt_count(n, b.language),
+            "note": b.note(mid),
         })
-    label_scopes(others, scopes, counted)
+    label_scopes(others, scopes, counted, b.language)
     return others, scopes, counted
 
 
@@ -150,10 +152,10 @@ def _score(b, i: int, row, team: str, rated: bool) -> dict:
         weight = sum(k.kpi.weight for k in b.scores.kpis if str(k.status[i]) == OK) / every if every else 0.0
     return {
         "rated": rated,
-        "total": fmt_points(row["total"]) if rated else DASH,
+        "total": b.points(row["total"]) if rated else DASH,
         "grade": (str(row["grade"] or "") or DASH) if rated else DASH,
-        "scored_weight": f"{float(weight) * 100:.1f} %",
-        "min_scored_weight": f"{b.min_scored_weight * 100:g} %",
+        "scored_weight": fmt_share(float(weight), b.language),
+        "min_scored_weight": fmt_share(b.min_scored_weight, b.language, 0),
         "team": b.peers.totals_tile(b.peers.team_totals_of(team), row["team_rank"], rated),
         "org": b.peers.totals_tile(b.peers.org_totals, row["rank"], rated),
     }
@@ -163,6 +165,6 @@ def _previous_score(b, aid: str) -> dict | None:
     if not b.trends:
         return None
     tr = b.agent_trends(aid)
-    return {"total": fmt_points((tr.get("total") or {}).get("previous")),
+    return {"total": b.points((tr.get("total") or {}).get("previous")),
             "grade": (tr.get("grade") or {}).get("previous") or DASH,
             "delta": b.trend(tr.get("total"), None, "higher", points=True)}

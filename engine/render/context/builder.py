@@ -9,13 +9,16 @@ import datetime as dt
 import pandas as pd
 
 from merit import __version__
+from merit.core.compile.needs import undefined_metrics
 from merit.core.evaluate import Evaluation, Evaluator
 from merit.core.scoring import Scores
+from merit.core.ruleset_words import words
 from merit.cycles.run import attach_trends
+from merit.i18n import check_language, formats, gettext_for, translator
 from merit.panel.report import flagged_items
 from merit.render.context import agent as agent_context
 from merit.render.context import team as team_context
-from merit.render.context.formatting import DASH, fmt_delta, fmt_points, fmt_value, is_number
+from merit.render.context.formatting import DASH, fmt_delta, fmt_interval, fmt_points, fmt_value, is_number
 from merit.render.context.peers import Peers
 from merit.render.context.privacy import ColleagueMask, mask_strings
 from merit.render.context.records import credits, exclusions, ruleset_lists
@@ -24,10 +27,25 @@ from merit.render.context.wording import exclusion_rules, metric_definition
 MAIN_KPIS = 6  # KPI columns of the team scorecard's agent table (the largest weights)
 
 
+def N_(text: str) -> str:  # noqa: N802 (gettext's name): marks a text for the catalogue, translated later
+    return text
+
+
+# A ruleset names its breakdowns (dimensions) by id and gives them no label: the default
+# ruleset's ids are in the catalogue, any other shows as it is.
+BREAKDOWN_WORDS = (N_("month"), N_("channel"), N_("customer"), N_("tool"), N_("kind"))
+
+
 class ContextBuilder:
     """Builds every agent and team context of one evaluated cycle."""
 
-    def __init__(self, prep, evaluation: Evaluation, scores: Scores):
+    def __init__(self, prep, evaluation: Evaluation, scores: Scores, language: str | None = None):
+        """*language*: the readers' (None: the cycle's ``language``)."""
+        self.language = check_language(language or getattr(prep.ws.config, "language", None))
+        self._ = gettext_for(self.language)
+        self.ngettext = translator(self.language).ngettext
+        self._gaps: dict | None = None  # metric id -> why the data leaves it undefined (merit.core.compile.needs)
+        self.currency = getattr(evaluation.plan.ruleset, "currency", None)  # ISO 4217, when the ruleset says
         self.prep = prep
         self.ev = evaluation
         self.scores = scores
@@ -45,9 +63,9 @@ class ContextBuilder:
         self.rated = (rated & total.notna()).to_numpy()
         privacy = getattr(self.plan.ruleset, "privacy", None)
         self.min_group = int(getattr(privacy, "min_group_size", 5))
-        self.peers = Peers(self.table, agent_frame, self.rated, self.min_group)
+        self.peers = Peers(self.table, agent_frame, self.rated, self.min_group, self.language)
         self.min_scored_weight = float(getattr(self.plan.ruleset.scoring, "min_scored_weight", 0.5))
-        self.mask = ColleagueMask(self._all_agents(prep))
+        self.mask = ColleagueMask(self._all_agents(prep), colleague=self._("[colleague]"))
         self._ruleset_names: bool | None = None  # whether the ruleset's text names any agent
         self.team_frame = evaluation.frame("team").set_index("id", drop=False)
         self.org_frame = evaluation.frame("org")
@@ -56,8 +74,9 @@ class ContextBuilder:
         self.adjustments = getattr(prep, "adjustments_by_agent", {})  # (a cycle's: merit.cycles.run)
         self.agent_columns = {name: cfg.agent for name, cfg in self.plan.tables.items()}
         self.flagged = flagged_items(prep.tables, prep.loaded.ruleset)
-        self.definitions = {scope: [metric_definition(mid, cm, self.plan.params) for mid, cm in self.ordered_metrics()
-                                    if scope in cm.scopes] for scope in ("agent", "team")}
+        self.definitions = {scope: [metric_definition(mid, cm, self.plan.params, self.language)
+                                    for mid, cm in self.ordered_metrics() if scope in cm.scopes]
+                            for scope in ("agent", "team")}
         self.tables_used = self._tables_used()
         self.evaluator = Evaluator(self.plan, prep.tables, prep.ws)
 
@@ -69,8 +88,9 @@ class ContextBuilder:
             "name": cfg.name,
             "start": cfg.period.start.isoformat(),
             "end": cfg.period.end.isoformat(),
+            "period": formats.format_period(cfg.period.start, cfg.period.end, self.language),
             "timezone": cfg.timezone,
-            "ruleset": self.plan.ruleset.label or self.plan.ruleset.name,
+            "ruleset": words(self.plan.ruleset.label, self.language) or self.plan.ruleset.name,
             "ruleset_sha": prep.loaded.sha256[:12],
             "engine": f"merit {__version__}",
             "pdf_date": end_local.isoformat(),  # PDF metadata: the cycle's end, never the clock
@@ -88,11 +108,15 @@ class ContextBuilder:
         return trends if trends and len(trends.get("cycles", [])) > 1 else None
 
     def _tables_used(self) -> list[dict]:
+        _ = self._
         used = {t for cm in self.plan.metrics.values() for t in cm.tables}
         return [
-            {"name": name, "period": f"{cfg.period} in the period" if cfg.period else "always (no period column)",
-             "agent": cfg.agent or (f"team ({cfg.team})" if cfg.team else "the organisation"),
-             "key": cfg.key or "line number"}
+            {"name": name,
+             "period": _("%(column)s in the period") % {"column": cfg.period} if cfg.period
+             else _("always (no period column)"),
+             "agent": cfg.agent or (_("team (%(column)s)") % {"column": cfg.team} if cfg.team
+                                    else _("the organisation")),
+             "key": cfg.key or _("line number")}
             for name, cfg in self.plan.tables.items() if name in used]
 
     def _all_agents(self, prep) -> pd.DataFrame:
@@ -113,15 +137,52 @@ class ContextBuilder:
         return cm.spec.unit if cm else None
 
     def label(self, mid):
+        """A metric's label in the reader's language (its id when the ruleset gives none)."""
         cm = self.plan.metrics.get(mid)
-        return (cm.spec.label if cm and cm.spec.label else mid)
+        return words(cm.spec.label, self.language) if cm and cm.spec.label else mid
+
+    def kpi_label(self, k) -> str:
+        """A scored KPI's label (merit.core.scoring's KpiScore): its own, else its metric's."""
+        return words(k.kpi.label, self.language) or self.label(k.metric)
+
+    def value(self, v, unit) -> str:
+        """A value as printed in the reader's language (money in the ruleset's currency)."""
+        return fmt_value(v, unit, self.language, self.currency)
+
+    def interval(self, low, high, unit) -> str:
+        return fmt_interval(low, high, unit, self.language, self.currency)
+
+    def points(self, v) -> str:
+        return fmt_points(v, self.language)
+
+    def breakdown_label(self, name: str) -> str:
+        """A breakdown (dimension) id in the reader's language, where the catalogue has it."""
+        return self._(name) if name in BREAKDOWN_WORDS else name
+
+    def note(self, mid: str) -> str:
+        """Why metric *mid* has no value, in the reader's language ("" when it has one)."""
+        if mid not in self.ev.notes:
+            return ""
+        if self._gaps is None:
+            self._gaps = undefined_metrics(self.plan, self.prep.tables.tables, self.prep.tables.absent)
+        gap = self._gaps.get(mid)
+        if gap is None:
+            return self.ev.notes[mid]
+        if gap.tables:
+            names = ", ".join(gap.tables)
+            return self.ngettext("undefined: table %(names)s is not in the workspace",
+                           "undefined: tables %(names)s are not in the workspace", len(gap.tables)) % {"names": names}
+        names = ", ".join(f"{t}.{col}" for t, col in gap.columns)
+        return self.ngettext("undefined: column %(names)s is not in the workspace's data",
+                       "undefined: columns %(names)s are not in the workspace's data",
+                       len(gap.columns)) % {"names": names}
 
     def trend(self, entry: dict | None, unit: str | None, direction=None, points: bool = False):
         """A cell "vs. previous" from a trends entry ({current, previous, delta, ...});
         *points*: a total score (one decimal) rather than a metric value."""
         if not self.trends:
             return None
-        fmt = fmt_points if points else (lambda v: fmt_value(v, unit))
+        fmt = self.points if points else (lambda v: self.value(v, unit))
         old = (entry or {}).get("previous")
         delta = (entry or {}).get("delta")
         if not (is_number(old) and is_number(delta)):
@@ -130,7 +191,7 @@ class ContextBuilder:
         if direction and abs(delta) > 1e-12:
             better = delta > 0 if direction == "higher" else delta < 0
             cls = "up" if better else "down"
-        text = f"{float(delta):+.1f}" if points else fmt_delta(delta, unit)
+        text = formats.format_signed(delta, self.language, 1) if points else fmt_delta(delta, unit, self.language)
         return {"text": text, "cls": cls, "previous": fmt(old)}
 
     def agent_trends(self, aid: str) -> dict:
@@ -143,7 +204,7 @@ class ContextBuilder:
         return [kpis[i] for i in sorted(top)]
 
     def exclusion_rules(self) -> list[dict]:
-        return exclusion_rules(self.plan)
+        return exclusion_rules(self.plan, self.language)
 
     def ruleset_text(self, value, aid: str):
         """The ruleset's own words (descriptions, expressions, parameters) on *aid*'s scorecard:
@@ -157,9 +218,10 @@ class ContextBuilder:
 
     # -------------------------------------------------------------- contexts
     def agent_contexts(self, agent_ids: list[str]) -> list[tuple[str, dict]]:
-        excl = exclusions(self.evaluator, self.ev, agent_ids)
-        credited = credits(self.evaluator, self.ev, agent_ids)
+        excl = exclusions(self.evaluator, self.ev, agent_ids, self.language)
+        credited = credits(self.evaluator, self.ev, agent_ids, self.language)
         return [(aid, agent_context.build(self, aid, excl.get(aid, []), credited)) for aid in agent_ids]
 
     def team_contexts(self, teams: list[str]) -> list[tuple[str, dict]]:
-        return [(team, team_context.build(self, team, ruleset_lists(self.ev, "team", team))) for team in teams]
+        return [(team, team_context.build(self, team, ruleset_lists(self.ev, "team", team, self.language)))
+                for team in teams]

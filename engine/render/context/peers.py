@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from merit.render import charts
+from merit.i18n import DEFAULT_LANGUAGE, gettext_for
 from merit.render.context.formatting import fmt_points, percentile_band
 
 
@@ -14,8 +15,10 @@ class Peers:
     """Medians per team and for the organisation, with the number of agents behind each, and
     the rated agents' totals; worked out once per cycle."""
 
-    def __init__(self, table: pd.DataFrame, agent_frame: pd.DataFrame, rated: np.ndarray, min_group: int):
+    def __init__(self, table: pd.DataFrame, agent_frame: pd.DataFrame, rated: np.ndarray, min_group: int,
+                 language: str | None = DEFAULT_LANGUAGE):
         self.min_group = min_group
+        self.language = language
         teams = table[["agent_id", "team"]].astype(str).rename(columns={"agent_id": "id"})
         self.agent_team = agent_frame.merge(teams, on="id", how="inner")
         numeric = [c for c in agent_frame.columns if c != "id" and pd.api.types.is_numeric_dtype(agent_frame[c])]
@@ -55,18 +58,19 @@ class Peers:
         nothing but "too small to compare" below min_group rated agents."""
         if len(totals) < self.min_group:
             return {"compare": False}
-        return {"compare": True, "band": percentile_band(rank, len(totals)) if rated else "not ranked",
-                "size": len(totals), "median": fmt_points(np.median(totals))}
+        band = percentile_band(rank if rated else None, len(totals), self.language)
+        return {"compare": True, "band": band, "size": len(totals), "median": fmt_points(np.median(totals), self.language)}
 
     def distribution(self, team: str, marker) -> dict:
         """The histogram of totals on an agent's scorecard: the team's, else the organisation's,
         else none (fewer than min_group rated agents in both)."""
+        _ = gettext_for(self.language)
         edges = list(range(0, 101, 10))
-        for scope, totals, title in (("team", self.team_totals_of(team), "Total scores in your team"),
-                                     ("org", self.org_totals, "Total scores in the organisation")):
+        for scope, totals, title in (("team", self.team_totals_of(team), _("Total scores in your team")),
+                                     ("org", self.org_totals, _("Total scores in the organisation"))):
             if len(totals) >= self.min_group:
                 counts = np.histogram(np.clip(totals, 0, 100), bins=edges)[0].tolist()
                 chart = charts.histogram(counts, edges, marker=marker, title=title,
-                                         x_label="total score (agents per 10-point band)")
+                                         x_label=_("total score (agents per 10-point band)"))
                 return {"scope": scope, "agents": len(totals), "chart": str(chart)}
         return {"scope": None, "agents": None, "chart": ""}

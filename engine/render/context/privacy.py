@@ -15,7 +15,9 @@ import re
 
 import pandas as pd
 
-COLLEAGUE = "[colleague]"  # what an agent's scorecard prints for another agent's name or id
+from merit.i18n import DEFAULT_LANGUAGE, gettext_for
+
+COLLEAGUE = "[colleague]"  # what an English scorecard prints for another agent's name or id (the catalogue's else)
 
 _WORD = "0-9A-Za-z_"  # a name or id that starts (ends) with one of these must not be inside a longer word
 _TRIE_MAX = 64  # longer names go into a plain alternation (keeps the trie's nesting shallow)
@@ -57,7 +59,8 @@ class ColleagueMask:
     reader's.  Masking too much is the safe side: a reason that uses a word
     which is also an agent's name loses that word."""
 
-    def __init__(self, agents: pd.DataFrame):
+    def __init__(self, agents: pd.DataFrame, colleague: str = COLLEAGUE):
+        self.colleague = colleague  # the word for another agent in the reader's language
         owners: dict[str, set[str]] = {}
         for aid, name in zip(agents["agent_id"].astype(str), agents["name"].fillna("").astype(str)):  # per agent
             for token in (aid.strip(), name.strip()):
@@ -91,7 +94,7 @@ class ColleagueMask:
 
         def replace(m: re.Match) -> str:
             owners = self.owners.get(m.group(0).lower())
-            return m.group(0) if owners and reader in owners else COLLEAGUE
+            return m.group(0) if owners and reader in owners else self.colleague
 
         return self.pattern.sub(replace, text)
 
@@ -107,43 +110,57 @@ def mask_strings(value, mask):
     return value
 
 
-def peer_note(scopes: list[str | None], counted: list[int], min_group: int) -> str:
+def peer_note(scopes: list[str | None], counted: list[int], min_group: int,
+              language: str | None = DEFAULT_LANGUAGE) -> str:
     """A sentence under a table whose medians are not all the team's ("" when they are)."""
+    _ = gettext_for(language)
     shown = {s for s in scopes if s}
     too_small = any(s is None and c > 0 for s, c in zip(scopes, counted))
     if shown <= {"team"} and not too_small:
         return ""
-    rule = (f"Medians are shown only for groups of at least {min_group} agents with a value, so that no "
-            f"colleague's own figure can be read from them.")
-    if "org" in shown:
-        rest = " Where your team is too small to compare, the organisation's median is shown"
-        rest += ", and none where the organisation is too small as well." if too_small else "."
+    rule = _("Medians are shown only for groups of at least %(n)s agents with a value, so that no "
+             "colleague's own figure can be read from them.") % {"n": min_group}
+    if "org" in shown and too_small:
+        rest = _("Where your team is too small to compare, the organisation's median is shown, and none "
+                 "where the organisation is too small as well.")
+    elif "org" in shown:
+        rest = _("Where your team is too small to compare, the organisation's median is shown.")
     else:
-        rest = " Where your team and the organisation are too small to compare, none is shown."
-    return rule + rest
+        rest = _("Where your team and the organisation are too small to compare, none is shown.")
+    return f"{rule} {rest}"
 
 
-def label_scopes(rows: list[dict], scopes: list[str | None], counted: list[int]) -> None:
+def label_scopes(rows: list[dict], scopes: list[str | None], counted: list[int],
+                 language: str | None = DEFAULT_LANGUAGE) -> None:
     """Under each median, where it comes from when the table mixes team and organisation
     medians, and "too few to compare" where agents have a value but too few of them."""
+    _ = gettext_for(language)
     mixed = len({s for s in scopes if s}) > 1
+    where = {"team": _("team"), "org": _("organisation")}
     for row, scope, in_org in zip(rows, scopes, counted):
         if scope is None:
-            row["median_where"] = "too few to compare" if in_org else ""
+            row["median_where"] = _("too few to compare") if in_org else ""
         else:
-            row["median_where"] = ({"team": "team", "org": "organisation"}[scope]) if mixed else ""
+            row["median_where"] = where[scope] if mixed else ""
 
 
-def legend(heading: str, scopes: list[str | None]) -> str | None:
+def _median_scope(scopes: list[str | None]) -> str:
+    """Whose medians a table shows: "org", "team" (or none at all) or "mixed"."""
+    shown = {s for s in scopes if s}
+    if shown == {"org"}:
+        return "org"
+    return "team" if shown <= {"team"} else "mixed"
+
+
+def legend(scopes: list[str | None], language: str | None = DEFAULT_LANGUAGE) -> str | None:
     """The KPI chart's name for its median marks (None: no mark at all)."""
     if not any(scopes):
         return None
-    return {"Team median": "team median", "Organisation median": "organisation median"}.get(
-        heading, "median (team or organisation)")
+    _ = gettext_for(language)
+    return {"team": _("team median"), "org": _("organisation median")}.get(
+        _median_scope(scopes), _("median (team or organisation)"))
 
 
-def median_heading(scopes: list[str | None]) -> str:
-    shown = {s for s in scopes if s}
-    if shown == {"org"}:
-        return "Organisation median"
-    return "Team median" if shown <= {"team"} else "Median"
+def median_heading(scopes: list[str | None], language: str | None = DEFAULT_LANGUAGE) -> str:
+    _ = gettext_for(language)
+    return {"org": _("Organisation median"), "team": _("Team median")}.get(_median_scope(scopes), _("Median"))

@@ -14,7 +14,9 @@ import pandas as pd
 
 from merit.core.errors import ExpressionError
 from merit.core.evaluate import Evaluation, Evaluator
-from merit.render.context.formatting import fmt_points, fmt_value, is_number, plain
+from merit.core.ruleset_words import exclusion_reason, words
+from merit.i18n import DEFAULT_LANGUAGE, gettext_for
+from merit.render.context.formatting import fmt_count, fmt_points, fmt_value, plain
 
 MAX_LISTED = 300  # records listed per section before "and N more"
 
@@ -26,11 +28,12 @@ def key_column(plan, tname: str, table: ibis.Table) -> str:
     return "_row"
 
 
-def exclusions(evaluator: Evaluator, evaluation: Evaluation, agent_ids: list[str]) -> dict:
-    """{agent_id: [{kpi, label, ids, ...}]}: per scored KPI that is a ratio with a
+def exclusions(evaluator: Evaluator, evaluation: Evaluation, agent_ids: list[str],
+               language: str | None = DEFAULT_LANGUAGE) -> dict:
+    """{agent_id: [{kpi, label, reason, ids, ...}]}: per scored KPI that is a ratio with a
     ``denominator`` filter, the records that pass ``where`` but fail the
-    denominator (for bad_rate_service: the product-caused bad reviews).
-    One query per source table, for all agents."""
+    denominator (for bad_rate_service: the product-caused bad reviews), and why in the
+    ruleset's words (*language*).  One query per source table, for all agents."""
     plan = evaluation.plan
     by_table: dict[str, list] = {}
     for kid, kpi in plan.ruleset.scoring.kpis.items():
@@ -63,7 +66,8 @@ def exclusions(evaluator: Evaluator, evaluation: Evaluation, agent_ids: list[str
             for agent, ids in groups.items():
                 out.setdefault(str(agent), []).append({
                     "kpi": kid,
-                    "label": kpi.label or cm.spec.label or kid,
+                    "label": words(kpi.label, language) or words(cm.spec.label, language) or kid,
+                    "reason": exclusion_reason(cm, language),
                     "metric": cm.id,
                     "table": tname,
                     "key": key if key != "_row" else "record",
@@ -87,8 +91,11 @@ class Credits:
     calibration: dict[str, int | None] = field(default_factory=dict)
 
 
-def credits(evaluator: Evaluator, evaluation: Evaluation, agent_ids: list[str]) -> Credits:
-    """Records of the ruleset's credit tables (knowledge, requirements, ...) per agent."""
+def credits(evaluator: Evaluator, evaluation: Evaluation, agent_ids: list[str],
+            language: str | None = DEFAULT_LANGUAGE) -> Credits:
+    """Records of the ruleset's credit tables (knowledge, requirements, ...) per agent, with the
+    ruleset's titles and headers in *language*."""
+    _ = gettext_for(language)
     plan = evaluation.plan
     found = Credits()
     for tname, spec in plan.ruleset.scorecard.credits.items():
@@ -106,17 +113,17 @@ def credits(evaluator: Evaluator, evaluation: Evaluation, agent_ids: list[str]) 
         cols.update({c.column: t[c.column] for c in shown})
         cols.update(point_cols)
         df = t.select(**cols).order_by(["_agent", "_key"]).execute()
-        df["_shared"] = np.where(df["_people"].fillna(1) > 1,
-                                 "shared with " + (df["_people"].fillna(1).astype(int) - 1).astype(str), "own")
+        others = df["_people"].fillna(1).astype(int) - 1
+        df["_shared"] = [_("shared with %(n)s") % {"n": n} if n > 0 else _("own") for n in others]
         point_names = [f"_p_{cm.id}" for cm in point_metrics]
-        found.sections.append({"table": tname, "title": spec.title,
-                               "headers": ["Id"] + [c.header for c in shown] + ["Credit"]
-                               + [(cm.spec.label or cm.id) for cm in point_metrics]})
+        found.sections.append({"table": tname, "title": words(spec.title, language),
+                               "headers": [_("Id")] + [words(c.header, language) for c in shown] + [_("Credit")]
+                               + [(words(cm.spec.label, language) or cm.id) for cm in point_metrics]})
         if any(c.calibration for c in spec.columns):
             at = [i for i, c in enumerate(shown) if c.calibration]
             found.calibration[tname] = 1 + at[0] if at else None
         for agent, part in df.groupby("_agent", sort=True):
-            found.by_agent.setdefault(str(agent), {})[tname] = _agent_rows(part, shown, point_names)
+            found.by_agent.setdefault(str(agent), {})[tname] = _agent_rows(part, shown, point_names, language)
     return found
 
 
@@ -141,22 +148,22 @@ def _point_columns(evaluator: Evaluator, evaluation: Evaluation, tname: str, t: 
     return point_cols, point_metrics
 
 
-def _agent_rows(part: pd.DataFrame, shown: list, point_names: list[str]) -> dict:
+def _agent_rows(part: pd.DataFrame, shown: list, point_names: list[str], language: str | None) -> dict:
     """One agent's records of a credit table (a handful) as cells, with their point totals."""
     rows = []
     for rec in part.to_dict("records"):
         cells = [plain(rec["_key"])]
         for c in shown:
             text = plain(rec[c.column])
-            cells.append(text if text or not c.empty else c.empty)
+            cells.append(text if text or not c.empty else words(c.empty, language))
         cells.append(rec["_shared"])
-        cells += [fmt_points(rec.get(p)) for p in point_names]
+        cells += [fmt_points(rec.get(p), language) for p in point_names]
         rows.append(cells)
-    totals = [fmt_points(part[p].sum()) for p in point_names]
+    totals = [fmt_points(part[p].sum(), language) for p in point_names]
     return {"rows": rows[:MAX_LISTED], "more": max(0, len(rows) - MAX_LISTED), "totals": totals}
 
 
-def ruleset_lists(evaluation: Evaluation, scope: str, sid: str) -> list[dict]:
+def ruleset_lists(evaluation: Evaluation, scope: str, sid: str, language: str | None = DEFAULT_LANGUAGE) -> list[dict]:
     """The ruleset's top-N lists (``lists:``, e.g. customers with the most tickets) of one scope id."""
     lists = getattr(evaluation, "lists", None)
     specs = getattr(evaluation.plan.ruleset, "lists", {}) or {}
@@ -169,10 +176,10 @@ def ruleset_lists(evaluation: Evaluation, scope: str, sid: str) -> list[dict]:
         cm = evaluation.plan.metrics.get(spec.metric)
         unit = cm.spec.unit if cm else None
         out.append({
-            "id": lid, "label": spec.label or lid, "by": spec.by,
-            "metric": (cm.spec.label if cm and cm.spec.label else spec.metric),
+            "id": lid, "label": words(spec.label, language) or lid, "by": gettext_for(language)(spec.by),
+            "metric": (words(cm.spec.label, language) if cm and cm.spec.label else spec.metric),
             "min_n": spec.min_n,
-            "rows": [{"rank": int(r.rank), "key": plain(r.key), "value": fmt_value(r.value, unit),
-                      "n": f"{int(r.n):,}" if is_number(r.n) else ""} for r in rows.itertuples()],
+            "rows": [{"rank": int(r.rank), "key": plain(r.key), "value": fmt_value(r.value, unit, language),
+                      "n": fmt_count(r.n, language)} for r in rows.itertuples()],
         })
     return out

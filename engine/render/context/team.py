@@ -8,10 +8,11 @@ import pandas as pd
 
 from merit.core.scoring import OK
 from merit.render import charts
-from merit.render.context.formatting import DASH, as_float, fmt_interval, fmt_points, fmt_value, is_number, plain
+from merit.core.ruleset_words import words
+from merit.render.context.formatting import DASH, as_float, fmt_count, plain
 from merit.render.context.wording import scoring_definition
 
-ALL_METRICS = ("metrics", "All")  # the one group of a ruleset that declares no scorecard.groups
+ALL_METRICS = "metrics"  # the key of the one group of a ruleset that declares no scorecard.groups
 
 
 def build(b, team: str, top_lists: list[dict]) -> dict:
@@ -28,13 +29,14 @@ def build(b, team: str, top_lists: list[dict]) -> dict:
     breakdowns = [bd for bd in (_breakdown(b, "team", team, name) for name in _breakdown_names(b)) if bd]
     return {
         "kind": "team",
+        "language": b.language,
         "cycle": b.cycle,
         "previous": b.prev_name,
         "team": {"name": team, "agents": len(members), "scored": int(rated.sum()),
-                 "mean_total": fmt_points(np.nanmean(totals) if np.isfinite(totals).any() else None),
-                 "median_total": fmt_points(np.nanmedian(totals) if np.isfinite(totals).any() else None)},
+                 "mean_total": b.points(np.nanmean(totals) if np.isfinite(totals).any() else None),
+                 "median_total": b.points(np.nanmedian(totals) if np.isfinite(totals).any() else None)},
         "groups": _metric_groups(b, b.team_frame, team, "team"),
-        "kpi_heads": [{"id": k.id, "label": k.kpi.label or b.label(k.metric)} for k in main],
+        "kpi_heads": [{"id": k.id, "label": b.kpi_label(k)} for k in main],
         "main_kpis": len(main),
         "all_kpis": len(b.scores.kpis),
         "kpi_medians": _kpi_medians(b, team, main),
@@ -48,7 +50,7 @@ def build(b, team: str, top_lists: list[dict]) -> dict:
         "charts": _charts(b, team, grade_names, grade_counts, totals),
         "definitions": b.definitions["team"],
         "tables": b.tables_used,
-        "scoring": scoring_definition(b.ev),
+        "scoring": scoring_definition(b.ev, language=b.language, currency=b.currency),
     }
 
 
@@ -69,10 +71,10 @@ def _agent_rows(b, members: pd.DataFrame, main) -> list[dict]:
     agents = []
     for (_, m), is_rated in zip(members.iterrows(), members["_rated"].to_numpy()):  # one row per agent of the team
         i = b.pos[str(m["agent_id"])]
-        cells = [{"value": fmt_value(k.value[i], b.unit(k.metric)), "muted": str(k.status[i]) != OK} for k in main]
+        cells = [{"value": b.value(k.value[i], b.unit(k.metric)), "muted": str(k.status[i]) != OK} for k in main]
         agents.append({"id": str(m["agent_id"]), "name": str(m["name"]), "level": plain(m["level"]),
                        "rated": bool(is_rated),
-                       "total": fmt_points(m["total"]), "grade": str(m["grade"] or "") or DASH,
+                       "total": b.points(m["total"]), "grade": str(m["grade"] or "") or DASH,
                        "rank": "" if pd.isna(m["team_rank"]) else str(int(m["team_rank"])), "kpis": cells})
     return agents
 
@@ -80,22 +82,23 @@ def _agent_rows(b, members: pd.DataFrame, main) -> list[dict]:
 def _kpi_medians(b, team: str, main) -> list[dict]:
     med = b.peers.team_median.loc[team] if team in b.peers.team_median.index else None
     org_med = b.peers.agent_team.median(numeric_only=True)
-    return [{"label": k.kpi.label or b.label(k.metric),
-             "median": fmt_value(med.get(k.metric) if med is not None else None, b.unit(k.metric)),
-             "org_median": fmt_value(org_med.get(k.metric), b.unit(k.metric))} for k in main]
+    return [{"label": b.kpi_label(k),
+             "median": b.value(med.get(k.metric) if med is not None else None, b.unit(k.metric)),
+             "org_median": b.value(org_med.get(k.metric), b.unit(k.metric))} for k in main]
 
 
 def _charts(b, team: str, grade_names: list[str], grade_counts: list[int], totals: np.ndarray) -> dict:
+    _ = b._
     edges = list(range(0, 101, 10))
     hist = np.histogram(np.clip(totals[~np.isnan(totals)], 0, 100), bins=edges)[0].tolist()
     return {
-        "grades": str(charts.bars(grade_names, grade_counts, title="Grade distribution",
+        "grades": str(charts.bars(grade_names, grade_counts, title=_("Grade distribution"),
                                   fmt=lambda v: f"{v:.0f}",
                                   colours=[charts.GRADE_COLOURS.get(g, charts.ACCENT) for g in grade_names],
-                                  width=330, height=130)),
-        "distribution": str(charts.histogram(hist, edges, title="Total scores in the team",
-                                             x_label="total score (agents per 10-point band)",
-                                             width=330, height=130)),
+                                  width=330, height=130, language=b.language)),
+        "distribution": str(charts.histogram(hist, edges, title=_("Total scores in the team"),
+                                             x_label=_("total score (agents per 10-point band)"),
+                                             width=330, height=130, language=b.language)),
         "trend": _trend_chart(b, team),
     }
 
@@ -104,8 +107,8 @@ def _groups(b) -> list[tuple[str, str, set, bool]]:
     """The ruleset's metric groups as (key, title, tables, takes the others)."""
     declared = b.plan.ruleset.scorecard.groups
     if not declared:
-        return [(*ALL_METRICS, set(), True)]
-    return [(key, g.title, set(g.tables), g.others) for key, g in declared.items()]
+        return [(ALL_METRICS, b._("All"), set(), True)]
+    return [(key, words(g.title, b.language), set(g.tables), g.others) for key, g in declared.items()]
 
 
 def _metric_groups(b, scope_frame: pd.DataFrame, sid: str, scope: str) -> list[dict]:
@@ -125,12 +128,12 @@ def _metric_groups(b, scope_frame: pd.DataFrame, sid: str, scope: str) -> list[d
         value = row.get(mid) if row is not None else None
         n = row.get(f"{mid}__n") if row is not None else None
         rows[group].append({
-            "id": mid, "label": b.label(mid), "value": fmt_value(value, unit),
-            "interval": fmt_interval(row.get(f"{mid}__low") if row is not None else None,
-                                     row.get(f"{mid}__high") if row is not None else None, unit),
-            "n": f"{int(n):,}" if is_number(n) else "",
-            "org": fmt_value(org.get(mid) if org is not None else None, unit),
-            "note": b.ev.notes.get(mid, ""),
+            "id": mid, "label": b.label(mid), "value": b.value(value, unit),
+            "interval": b.interval(row.get(f"{mid}__low") if row is not None else None,
+                                   row.get(f"{mid}__high") if row is not None else None, unit),
+            "n": fmt_count(n, b.language),
+            "org": b.value(org.get(mid) if org is not None else None, unit),
+            "note": b.note(mid),
             "trend": b.trend(trends.get(mid), unit),
         })
     return [{"key": key, "title": title, "rows": rows[key]} for key, title, _, _ in groups if rows[key]]
@@ -150,14 +153,15 @@ def _breakdown(b, scope: str, sid: str, breakdown: str) -> dict | None:
         cells = []
         for mid in mids:
             unit = b.unit(mid)
-            cells.append({"value": fmt_value(rec.get(mid), unit),
-                          "interval": fmt_interval(rec.get(f"{mid}__low"), rec.get(f"{mid}__high"), unit)})
+            cells.append({"value": b.value(rec.get(mid), unit),
+                          "interval": b.interval(rec.get(f"{mid}__low"), rec.get(f"{mid}__high"), unit)})
         rows.append({"key": str(rec["breakdown"]), "cells": cells})
     first = mids[0]
+    name = b.breakdown_label(breakdown)
     chart = charts.bars([str(v) for v in part["breakdown"]], [as_float(v) for v in part[first]],
-                        title=f"{b.label(first)} by {breakdown}", width=680, height=120,
-                        fmt=lambda v, u=b.unit(first): fmt_value(v, u))
-    return {"name": breakdown, "headers": [b.label(m) for m in mids], "rows": rows, "chart": str(chart),
+                        title=b._("%(metric)s by %(breakdown)s") % {"metric": b.label(first), "breakdown": name},
+                        width=680, height=120, fmt=lambda v, u=b.unit(first): b.value(v, u), language=b.language)
+    return {"name": name, "headers": [b.label(m) for m in mids], "rows": rows, "chart": str(chart),
             "chart_label": b.label(first)}
 
 
@@ -182,9 +186,10 @@ def _trend_chart(b, team: str) -> str | None:
         if not entry or sum(v is not None for v in entry["series"]) < 1:
             continue
         unit = b.unit(k.metric)
-        panels.append({"label": k.kpi.label or b.label(k.metric), "values": entry["series"],
-                       "fmt": lambda v, u=unit: fmt_value(v, u)})
+        panels.append({"label": b.kpi_label(k), "values": entry["series"], "unit": unit,
+                       "fmt": lambda v, u=unit: b.value(v, u)})
     if not panels:
         return None
     names = [c["name"] if len(c["name"]) <= 18 else c["name"][:17] + "…" for c in b.trends["cycles"]]
-    return str(charts.trend_panels(names, panels, title=f"Team {team}: main metrics over the cycles"))
+    title = b._("Team %(team)s: main metrics over the cycles") % {"team": team}
+    return str(charts.trend_panels(names, panels, title=title, language=b.language))
