@@ -88,8 +88,10 @@ def pdf_text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict:
-    """{(language, 'agent'|'team'): text} of agent A1 and team alpha of the service fixture."""
+def rendered(tmp_path_factory, service_rendered) -> dict:
+    """{(language, 'agent'|'team'): text} of agent A1 and team alpha of the service fixture: the
+    English ones from the suite's shared run of it (its cycle.yaml names no language), the others
+    rendered here from one evaluation."""
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils (pdftotext) not installed")
     from merit.core.evaluate import evaluate
@@ -97,13 +99,16 @@ def rendered(tmp_path_factory) -> dict:
     from merit.cycles.run import prepare_cycle
     from merit.render.pdf import render_into
 
+    assert "language" not in (service_rendered / "cycle.yaml").read_text(encoding="utf-8")
+    english = service_rendered / "out" / "pdf"
+    texts = {("en", "agent"): pdf_text(english / "agents" / "A1.pdf"),
+             ("en", "team"): pdf_text(english / "teams" / "alpha.pdf")}
     ws = tmp_path_factory.mktemp("i18n") / "ws"
     shutil.copytree(SERVICE, ws, ignore=shutil.ignore_patterns("out", ".out*"))
     prep = prepare_cycle(ws)
     evaluation = evaluate(prep.plan, prep.tables, prep.ws)
     scores = score(evaluation)
-    texts = {}
-    for language in LANGUAGES:
+    for language in LANGUAGES[1:]:
         out = ws / f"pdf-{language}"
         render_into(prep, evaluation, scores, out, agents=["A1"], teams=["alpha"], workers=1, language=language)
         texts[(language, "agent")] = pdf_text(out / "agents" / "A1.pdf")

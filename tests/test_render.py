@@ -6,6 +6,8 @@ tests/conftest.py); a test that changes it works on a copy.  merit runs in-proce
 
 from __future__ import annotations
 
+import json
+
 import re
 import shutil
 import subprocess
@@ -142,7 +144,10 @@ def test_hostile_values_are_text(tmp_path):
     agents = agents.replace("B2,陈静,beta", "B2,{{ 7*7 }}{% if true %}陈静{% endif %},../beta</team>")
     agents = agents.replace("B1,刘洋,beta", "B1,刘洋,../beta</team>")
     (ws / "data" / "agents.csv").write_text(agents, encoding="utf-8")
-    proc = run_merit("run", str(ws))
+    proc = run_merit("run", str(ws), "--no-pdf")
+    assert proc.returncode == 0, proc.stderr
+    # (the scorecards of the hostile names only: the other agents' are as in every test)
+    proc = run_merit("render", str(ws), "--agent", "A1", "--agent", "B2", "--team", "alpha", "--team", "../beta</team>")
     assert proc.returncode == 0, proc.stderr
     text = pdf_text(ws / "out" / "pdf" / "agents" / "A1.pdf")
     assert '张伟<img src="file:///etc/passwd">' in text
@@ -190,10 +195,14 @@ def test_autoescape_is_on():
 
 
 # ---------------------------------------------------------------- determinism and skip-unchanged
+SOME = {"agents": ["A1", "B1"], "teams": ["alpha", "beta"]}
+
+
 @pytest.fixture(scope="module")
 def rendered_again(tmp_path_factory):
-    """Another copy of the fixture, evaluated and rendered in this process with no previous PDFs,
-    counting the PDFs rendered: (workspace, pdf folder, names rendered, (prep, evaluation, scores))."""
+    """Another copy of the fixture, evaluated and rendered in this process with no previous PDFs
+    (two agents and both teams: SOME), counting the PDFs rendered: (workspace, pdf folder, names
+    rendered, (prep, evaluation, scores))."""
     from merit.render import pdf as render
 
     ws = copy_fixture(tmp_path_factory.mktemp("again"))
@@ -207,21 +216,24 @@ def rendered_again(tmp_path_factory):
     evaluation = evaluated(ws)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(render, "_render_job", counting)
-        render.render_into(*evaluation, ws.parent / "pdf1", workers=1, previous=None)
+        render.render_into(*evaluation, ws.parent / "pdf1", workers=1, previous=None, **SOME)
     return ws, ws.parent / "pdf1", calls, evaluation
 
 
 def test_same_inputs_same_bytes(run_ws, rendered_again):
     _ws, other, _calls, _evaluation = rendered_again
-    for rel in ("agents/A1.pdf", "agents/B1.pdf", "teams/alpha.pdf", "manifest.json"):
+    for rel in ("agents/A1.pdf", "agents/B1.pdf", "teams/alpha.pdf", "teams/beta.pdf"):
         assert (other / rel).read_bytes() == (run_ws / "out" / "pdf" / rel).read_bytes(), rel
+    manifest, full = (json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["files"]
+                      for folder in (other, run_ws / "out" / "pdf"))
+    assert manifest == {rel: full[rel] for rel in manifest} and len(manifest) == 4
 
 
 def test_unchanged_pdfs_are_not_rendered_again(rendered_again, tmp_path, monkeypatch):
     from merit.render import pdf as render
 
     fixture_ws, first, first_calls, (prep, evaluation, scores) = rendered_again
-    assert len(first_calls) == 7  # no previous PDFs: every scorecard rendered
+    assert sorted(first_calls) == ["A1.pdf", "B1.pdf", "alpha.pdf", "beta.pdf"]  # no previous PDFs: all rendered
     calls: list[str] = []
     real = render._render_job
 
@@ -231,7 +243,7 @@ def test_unchanged_pdfs_are_not_rendered_again(rendered_again, tmp_path, monkeyp
 
     monkeypatch.setattr(render, "_render_job", counting)
     second = tmp_path / "pdf2"
-    render.render_into(prep, evaluation, scores, second, workers=1, previous=first)
+    render.render_into(prep, evaluation, scores, second, workers=1, previous=first, **SOME)
     assert calls == []
     assert (second / "agents" / "A1.pdf").read_bytes() == (first / "agents" / "A1.pdf").read_bytes()
     # One agent's name changes: that agent's and that team's PDFs are rendered again.
@@ -239,7 +251,7 @@ def test_unchanged_pdfs_are_not_rendered_again(rendered_again, tmp_path, monkeyp
     agents = (ws / "data" / "agents.csv").read_text(encoding="utf-8").replace("刘洋", "刘洋洋")
     (ws / "data" / "agents.csv").write_text(agents, encoding="utf-8")
     prep, evaluation, scores = evaluated(ws)
-    render.render_into(prep, evaluation, scores, tmp_path / "pdf3", workers=1, previous=second)
+    render.render_into(prep, evaluation, scores, tmp_path / "pdf3", workers=1, previous=second, **SOME)
     assert sorted(calls) == ["B1.pdf", "beta.pdf"]
 
 

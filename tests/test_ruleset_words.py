@@ -230,3 +230,18 @@ def test_corrections_are_worded_in_the_readers_language(default):
     grades = default.ruleset.corrections["grades"]
     assert grades.scorecard_text(("K-1", "P9"), "zh-CN") == "知识条目 K-1，一位评审的评级"
     assert grades.fields["grade"].change_text("grade", "B", "A", "zh-CN") == "评级由 B 改为 A"
+
+
+def test_currency_is_an_iso_code_and_money_prints_with_its_symbol(tmp_path):
+    from merit.core.errors import MeritError
+    from merit.core.ruleset import load_ruleset
+    from merit.i18n.formats import format_currency
+
+    assert load_ruleset("default").ruleset.currency == "CNY"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nextends: default\ncurrency: RMB\n", encoding="utf-8")
+    with pytest.raises(MeritError) as err:
+        load_ruleset(str(bad))
+    assert "unknown currency 'RMB'" in str(err.value) and "line 3" in str(err.value)
+    assert format_currency(278644.4, "CNY", "zh-CN", 0) == "¥278,644"
+    assert format_currency(278644.4, "CNY", "en", 0) == "CN¥278,644"

@@ -295,6 +295,17 @@ class Ruleset(_Model):
     panel: PanelScale | None = None
     corrections: dict[str, CorrectionTable] = {}
     scorecard: Scorecard = Scorecard()
+    # The currency of money metrics (unit: currency), an ISO 4217 code: how documents print them.
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        from merit.i18n.formats import is_currency
+
+        if value is not None and not is_currency(value):
+            raise ValueError(f"unknown currency '{value}' (expected an ISO 4217 code such as CNY, USD or EUR)")
+        return value
 
 
 @dataclass

@@ -72,6 +72,11 @@ def format_currency(value: float, code: str, language: str | None, digits: int |
     return babel_numbers.format_currency(value, code, format=pattern, locale=locale, currency_digits=False)
 
 
+def is_currency(code: str) -> bool:
+    """Whether *code* is an ISO 4217 currency code Babel knows (CNY, USD, EUR, ...)."""
+    return code in babel_numbers.list_currencies()
+
+
 def currency_number_format(code: str, language: str | None, digits: int = 2) -> str:
     """An Excel number format showing the currency's symbol in *language*: '"¥"#,##0.00'."""
     symbol = babel_numbers.get_currency_symbol(code, locale=locale_name(language))
