@@ -89,17 +89,20 @@ def demo_ws(tmp_path_factory) -> Path:
     """``merit demo`` written once per test run and shared by all workers: read it, never change it.
 
     Its PDFs are those of every fourth agent (in scores.csv's order: a dozen, from every team) and of
-    every team, rendered in this process: a PDF's bytes do not depend on which others are rendered
-    with it, and rendering all 50 would cost a minute of the suite's two."""
-    import pandas as pd
+    every team, rendered in this process by the run itself: a PDF's bytes do not depend on which
+    others are rendered with it, and rendering all 50 would cost a minute of the suite's two."""
+    from merit.cycles.run import run_cycle
+    from merit.demo import generate_workspace
+    from merit.render.pdf import render_all
 
-    from merit import usecases
+    def some_pdfs(prep, evaluation, scores, stage):
+        table = scores.table
+        return render_all(prep, evaluation, scores, stage, agents=table["agent_id"].tolist()[::4],
+                          teams=sorted(set(table["team"])), workers=1)
 
     def build(dest: Path) -> None:
-        usecases.demo(dest, pdf=False)
-        scores = pd.read_csv(dest / "out" / "scores.csv", dtype=str, keep_default_na=False)
-        usecases.render(dest, agents=scores["agent_id"].tolist()[::4], teams=sorted(set(scores["team"])),
-                        workers=1)
+        generate_workspace(dest)
+        run_cycle(dest, render_pdfs=some_pdfs)
 
     return build_once(tmp_path_factory, "demo", build)
 

@@ -92,7 +92,6 @@ class TableAggregates:
         self.records = cohort.select(*keys, **computed)
         # the breakdowns of metrics that roll up: the dimensions of the partials
         self.breakdowns = sorted({b for cm in metrics if cm.agg in ROLLS_UP for b in cm.breakdowns})
-        self._all: ibis.Table | None = None
         self._frame: pd.DataFrame | None = None
         # What the partials cannot serve (quantiles, distinct counts, lists) reads the records again:
         # only the columns it needs are stored (memory: the 10M-ticket cohort would take gigabytes).
@@ -210,17 +209,15 @@ class TableAggregates:
 
     def _combined(self) -> ibis.Table:
         """The partials of every metric that rolls up, per agent, team and value of every
-        breakdown dimension: the one pass over the records."""
-        if self._all is None:
-            t = self.records
-            keys = [c for c in ("_agent", "_team") if c in t.columns] + [f"_dim_{b}" for b in self.breakdowns]
-            aggs: dict[str, ibis.Value] = {_RECORDS: t.count()}
-            for cm in self.metrics:
-                if cm.agg in ROLLS_UP:
-                    aggs.update(self._record_aggs(cm, t))
-            expr = t.group_by(keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
-            self._all = self._create(f"_partials_{self.name}", expr)
-        return self._all
+        breakdown dimension: the one pass over the records (a query, read once into
+        :meth:`_partials_frame`: nothing else reads it, so it is not stored)."""
+        t = self.records
+        keys = [c for c in ("_agent", "_team") if c in t.columns] + [f"_dim_{b}" for b in self.breakdowns]
+        aggs: dict[str, ibis.Value] = {_RECORDS: t.count()}
+        for cm in self.metrics:
+            if cm.agg in ROLLS_UP:
+                aggs.update(self._record_aggs(cm, t))
+        return t.group_by(keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
 
     def _partials_frame(self) -> pd.DataFrame:
         """The combined partials as a data frame (a few rows per agent), sums as floats, rows
@@ -286,8 +283,10 @@ class TableAggregates:
 
         if keys:
             grouped = p.groupby(keys, sort=True)
-            g = pd.concat([grouped[col].sum(min_count=1) if f == "sum" else grouped[col].agg(f)
-                           for col, f in how.items()], axis=1).reset_index()
+            sums = [col for col, f in how.items() if f == "sum"]  # (summed together: one pass)
+            parts = [grouped[sums].sum(min_count=1)] if sums else []
+            parts += [grouped[col].agg(f) for col, f in how.items() if f != "sum"]
+            g = pd.concat(parts, axis=1)[list(how)].reset_index()
         else:
             g = combine(p).to_frame().T
 
