@@ -237,26 +237,18 @@ class Evaluator(CohortBuilder):
 
     # ---------------------------------------------------------------- formulas
     def _formulas(self, frames) -> None:
-        """Every formula metric on every frame it applies to: per frame, the formulas in plan order
-        (their dependencies first), those that do not read each other computed in one query."""
-        formulas = self._defined_formulas()
-        for (scope, breakdown), frame in frames.items():
-            data, batch = frame.data, []
-            for cm in formulas:
-                if scope not in cm.scopes or (breakdown is not None and breakdown not in cm.breakdowns):
-                    continue
-                if cm.spec.rollup == "sum" and scope != "agent":
-                    data = self._formula_batch(batch, data)
-                    batch = []
-                    if breakdown is None:
-                        data = data.copy()
+        """Every formula metric on every frame it applies to, in rounds: a round's formulas read
+        only metrics of earlier rounds, and are computed on every frame at once in one query."""
+        for round_ in _formula_rounds(self._defined_formulas()):
+            self._formula_round([(key, cm) for key in frames for cm in round_
+                                 if _applies(cm, key) and not _summed(cm, key[0])], frames)
+            for (scope, breakdown), frame in frames.items():
+                for cm in round_:
+                    if _applies(cm, (scope, breakdown)) and _summed(cm, scope) and breakdown is None:
+                        data = frame.data.copy()
                         data[cm.id] = self._summed_over_agents(cm, scope, frames, data)
                         self._formula_n(cm, data)
-                elif any(dep.id in cm.deps for dep in batch):
-                    data, batch = self._formula_batch(batch, data), [cm]
-                else:
-                    batch.append(cm)
-            frame.data = self._formula_batch(batch, data).copy()  # (one block: pandas warns otherwise)
+                        frame.data = data
 
     def _defined_formulas(self) -> list[CompiledMetric]:
         """The formula metrics in plan order; one that reads an undefined metric is undefined too."""
@@ -284,33 +276,49 @@ class Evaluator(CohortBuilder):
         if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
             data[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
 
-    def _formula_batch(self, batch: list[CompiledMetric], data: pd.DataFrame) -> pd.DataFrame:
-        """The formulas of *batch* (none reads another) whose inputs *data* has, added to it."""
-        batch = [cm for cm in batch if all(d in data for d in cm.deps)]
-        if not batch:
-            return data
-        values = self._formula_columns(batch, data)
-        new: dict[str, pd.Series] = {}
-        for cm in batch:
-            new[cm.id] = values[cm.id]
-            if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
-                new[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
-        return pd.concat([data.drop(columns=[c for c in new if c in data]), pd.DataFrame(new, index=data.index)],
-                         axis=1)
+    def _formula_round(self, applications: list[tuple[tuple, CompiledMetric]], frames) -> None:
+        """Compute each (frame key, formula) of *applications* whose inputs the frame has, all in one
+        query over the frames' rows stacked, and add the values to the frames."""
+        by_frame: dict[tuple, list[CompiledMetric]] = {}
+        for key, cm in applications:
+            if all(d in frames[key].data for d in cm.deps):
+                by_frame.setdefault(key, []).append(cm)
+        stacked = [(key, cms) for key, cms in by_frame.items() if len(frames[key].data)]
+        values = self._formula_values(stacked, frames) if stacked else {}
+        for key, cms in by_frame.items():
+            data = frames[key].data
+            new: dict[str, pd.Series] = {}
+            for cm in cms:
+                new[cm.id] = values.get((key, cm.id), pd.Series(np.nan, index=data.index, dtype="float64"))
+                if cm.spec.n is not None and f"{cm.spec.n}__n" in data:
+                    new[f"{cm.id}__n"] = data[f"{cm.spec.n}__n"]
+            frames[key].data = pd.concat([data.drop(columns=[c for c in new if c in data]),
+                                          pd.DataFrame(new, index=data.index)], axis=1)
 
-    def _formula_columns(self, batch: list[CompiledMetric], data: pd.DataFrame) -> dict[str, pd.Series]:
-        if data.empty:
-            return {cm.id: pd.Series(dtype="float64") for cm in batch}
-        deps = sorted({d for cm in batch for d in cm.deps})
-        cols = {d: data[d].astype("float64") for d in deps}
+    def _formula_values(self, stacked: list[tuple[tuple, list[CompiledMetric]]], frames) -> dict:
+        """{(frame key, formula id): values}: every formula of *stacked* on its frames' rows."""
+        formulas = list({cm.id: cm for _, cms in stacked for cm in cms}.values())
+        deps = sorted({d for cm in formulas for d in cm.deps})
+        parts = []
+        for f, (key, _cms) in enumerate(stacked):
+            data = frames[key].data
+            cols = {d: data[d].astype("float64") if d in data else np.nan for d in deps}
+            parts.append(pd.DataFrame({"_frame": f, "_pos": np.arange(len(data)), **cols}, index=data.index))
+        rows = pd.concat(parts, ignore_index=True)
         for name in FORMULA_CONSTANTS:
-            if any(name in cm.formula.names for cm in batch):
-                cols[name] = np.full(len(data), self.constants[name])
-        mem = ibis.memtable(pd.DataFrame({"_pos": np.arange(len(data)), **cols}))
-        values = {f"_v{i}": cm.formula.to_column(mem, self.ctx).cast("float64") for i, cm in enumerate(batch)}
-        out = self.tables.con.execute(mem.select("_pos", **values).order_by("_pos"))
-        return {cm.id: pd.Series(out[f"_v{i}"].to_numpy(dtype="float64"), index=data.index)
-                for i, cm in enumerate(batch)}
+            if any(name in cm.formula.names for cm in formulas):
+                rows[name] = self.constants[name]
+        mem = ibis.memtable(rows)
+        exprs = {f"_v{i}": cm.formula.to_column(mem, self.ctx).cast("float64") for i, cm in enumerate(formulas)}
+        out = self.tables.con.execute(mem.select("_frame", "_pos", **exprs).order_by(["_frame", "_pos"]))
+        values = {}
+        for f, (key, cms) in enumerate(stacked):
+            mine = out[out["_frame"].to_numpy() == f]
+            index = frames[key].data.index
+            for i, cm in enumerate(formulas):
+                if cm in cms:
+                    values[(key, cm.id)] = pd.Series(mine[f"_v{i}"].to_numpy(dtype="float64"), index=index)
+        return values
 
     # ------------------------------------------------------------ standardised
     def _standardized(self, frames) -> None:
@@ -369,3 +377,22 @@ def rows_in_period(table: ibis.Table, column: str, ws: Workspace) -> int:
 
 def evaluate(plan: Plan, tables, ws: Workspace, progress=None) -> Evaluation:
     return Evaluator(plan, tables, ws, progress).run()
+
+
+def _applies(cm: CompiledMetric, key: tuple) -> bool:
+    scope, breakdown = key
+    return scope in cm.scopes and (breakdown is None or breakdown in cm.breakdowns)
+
+
+def _summed(cm: CompiledMetric, scope: str) -> bool:
+    """A formula with ``rollup: sum`` above agent scope: the sum of its agents' values."""
+    return cm.spec.rollup == "sum" and scope != "agent"
+
+
+def _formula_rounds(formulas: list[CompiledMetric]) -> list[list[CompiledMetric]]:
+    """*formulas* (in plan order: dependencies first) in rounds: each formula one round after the
+    latest formula it reads."""
+    round_of: dict[str, int] = {}
+    for cm in formulas:
+        round_of[cm.id] = 1 + max((round_of[d] for d in cm.deps if d in round_of), default=-1)
+    return [[cm for cm in formulas if round_of[cm.id] == r] for r in range(max(round_of.values(), default=-1) + 1)]
