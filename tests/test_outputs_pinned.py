@@ -12,7 +12,8 @@ with a new layout; its data, metrics.csv, scores.csv and lists.csv kept their pi
 results.json changed only in the ruleset's digest (the ruleset gained its Chinese words), the
 cycle.yaml digest and the English labels of seven team metrics, which no longer carry their Chinese
 name in parentheses ("Capacity", was "Capacity (工作容量)"); the ruleset's digest changed once more
-when it named its currency (CNY), and the PDFs once more when the masthead stopped wrapping.  The PDFs pinned are those the
+when it named its currency (CNY), the PDFs once more when the masthead stopped wrapping, and the ruleset's digest again when it
+named its breakdowns (``breakdowns:``, the same words the PDFs already showed).  The PDFs pinned are those the
 shared demo fixture renders (every fourth agent and every team, tests/conftest.py ``demo_ws``); they
 are byte-identical to the same files of a full ``merit demo``.  Left out: ``.merit/`` (the history database records
 times) and ``out/pdf/manifest.json``, whose per-PDF input digests include the

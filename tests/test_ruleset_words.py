@@ -245,3 +245,15 @@ def test_currency_is_an_iso_code_and_money_prints_with_its_symbol(tmp_path):
     assert "unknown currency 'RMB'" in str(err.value) and "line 3" in str(err.value)
     assert format_currency(278644.4, "CNY", "zh-CN", 0) == "¥278,644"
     assert format_currency(278644.4, "CNY", "en", 0) == "CN¥278,644"
+
+
+def test_breakdown_labels_come_from_the_ruleset(tmp_path):
+    from merit.core.ruleset_words import words
+
+    labels = load_ruleset("default").ruleset.breakdowns
+    assert (words(labels["channel"], "zh-CN"), words(labels["month"], "zh-CN")) == ("渠道", "月份")
+    child = tmp_path / "child.yaml"
+    child.write_text("name: child\nextends: default\nbreakdowns:\n  channel: {en: contact channel, zh-CN: 联系渠道}\n",
+                     encoding="utf-8")
+    merged = load_ruleset(str(child)).ruleset.breakdowns
+    assert words(merged["channel"], "en") == "contact channel" and words(merged["month"], "zh-CN") == "月份"

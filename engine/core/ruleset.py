@@ -297,6 +297,8 @@ class Ruleset(_Model):
     scorecard: Scorecard = Scorecard()
     # The currency of money metrics (unit: currency), an ISO 4217 code: how documents print them.
     currency: str | None = None
+    # How documents name the breakdowns (the tables' dimensions): dimension name -> label.
+    breakdowns: dict[str, Words] = {}
 
     @field_validator("currency")
     @classmethod
@@ -410,7 +412,7 @@ def _parsed_copy(text: str, file: str) -> YamlDoc:
     return YamlDoc(copy.deepcopy(doc.data), doc.positions, doc.file, doc.lines)
 
 
-MERGED_BY_ID = ("params", "tables", "metrics", "lists", "rubric", "corrections")
+MERGED_BY_ID = ("params", "tables", "metrics", "lists", "rubric", "corrections", "breakdowns")
 
 
 def load_ruleset(ref: str, relative_to: Path | None = None) -> LoadedRuleset:
@@ -473,6 +475,7 @@ _ENTRIES: dict[tuple, Any] = {
     ("metrics",): Metric,
     ("lists",): ListSpec,
     ("rubric",): "keys",
+    ("breakdowns",): "keys",
     ("corrections",): CorrectionTable,
     ("scoring", "kpis"): Kpi,
 }

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import difflib
+from merit.core.suggest import closest
+
 
 EXPECTED_SYNTAX = "an expression such as: rating == 'bad' and bad_review_cause != 'product'"
 
 
 def did_you_mean(name: str, options: list[str]) -> str:
-    """"; did you mean 'x'?" for the closest of *options*, or "" when none is close."""
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    """"; did you mean 'x'?" for the closest of *options* (merit.core.suggest), or "" when none is close."""
+    close = closest(name, options)
+    return f"; did you mean '{close}'?" if close is not None else ""
 
 
 def one_of(options: list[str], limit: int = 40) -> str:

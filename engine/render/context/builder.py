@@ -27,15 +27,6 @@ from merit.render.context.wording import exclusion_rules, metric_definition
 MAIN_KPIS = 6  # KPI columns of the team scorecard's agent table (the largest weights)
 
 
-def N_(text: str) -> str:  # noqa: N802 (gettext's name): marks a text for the catalogue, translated later
-    return text
-
-
-# A ruleset names its breakdowns (dimensions) by id and gives them no label: the default
-# ruleset's ids are in the catalogue, any other shows as it is.
-BREAKDOWN_WORDS = (N_("month"), N_("channel"), N_("customer"), N_("tool"), N_("kind"))
-
-
 class ContextBuilder:
     """Builds every agent and team context of one evaluated cycle."""
 
@@ -156,8 +147,9 @@ class ContextBuilder:
         return fmt_points(v, self.language)
 
     def breakdown_label(self, name: str) -> str:
-        """A breakdown (dimension) id in the reader's language, where the catalogue has it."""
-        return self._(name) if name in BREAKDOWN_WORDS else name
+        """A breakdown (dimension) in the reader's language: the ruleset's ``breakdowns`` label, else its id."""
+        label = self.plan.ruleset.breakdowns.get(name)
+        return words(label, self.language) if label is not None else name
 
     def note(self, mid: str) -> str:
         """Why metric *mid* has no value, in the reader's language ("" when it has one)."""
