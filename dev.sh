@@ -5,12 +5,15 @@
 #   ./dev.sh setup            only set up
 #   ./dev.sh merit ARGS...    set up, then run any merit command
 # Set-up is idempotent: Debian packages the PDFs need (a CJK font, HarfBuzz's
-# subsetter, poppler's pdftotext) are installed only when missing, the
-# virtualenv .venv is created once and re-installed only when pyproject.toml changes.
+# subsetter, poppler's pdftotext) and the other backends' tests need (Java 17 for
+# Spark, a PostgreSQL server) are installed only when missing, the virtualenv
+# .venv is created once and re-installed only when pyproject.toml changes.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEB_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils)
+# Java 17 for Spark 4.0; `postgresql` for the server binaries only (/usr/lib/postgresql/15/bin):
+# the tests start their own server on a free port, whatever the package's own cluster does.
+DEB_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils openjdk-17-jre-headless postgresql)
 PYTHON=${PYTHON:-python3}
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -26,6 +29,8 @@ setup_debian() {
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     say "installing Debian packages: ${missing[*]}"
     $sudo apt-get update -qq
+    # slim Debian images drop /usr/share/man, and Java's post-install step fails without it
+    $sudo mkdir -p /usr/share/man/man1
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
@@ -40,7 +45,7 @@ setup_python() {
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         say "installing merit and its Python packages into .venv"
         .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-        .venv/bin/python -m pip install -q -e ".[test]"
+        .venv/bin/python -m pip install -q -e ".[test,spark,postgres]"
         echo "$want" > "$stamp"
     fi
 }
@@ -54,5 +59,5 @@ case "$cmd" in
     demo) setup; exec .venv/bin/merit demo "$@" ;;
     test) setup; exec .venv/bin/python -m pytest "$@" ;;
     merit) setup; exec .venv/bin/merit "$@" ;;
-    *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
+    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
 esac

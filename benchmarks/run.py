@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark harness: merit against hand-written DuckDB and pandas baselines.
+"""Benchmark harness: merit against hand-written DuckDB, pandas and Spark baselines.
 
     python benchmarks/run.py --tickets 1000000 --agents 5000 [--format parquet] [--repeat 3]
 
@@ -10,14 +10,16 @@
 2. Reads the data files once (untimed) so that every tool starts with a warm
    page cache.
 3. Runs, each in a fresh child process and ``--repeat`` times:
-   ``merit run WS --no-pdf``, ``baseline_duckdb.py``, ``baseline_pandas.py``.
+   ``merit run WS --no-pdf``, ``baseline_duckdb.py``, ``baseline_pandas.py``, and on request
+   (``--tools``) ``baseline_spark.py`` and ``merit run WS --no-pdf --backend local[2]``
+   (``merit-spark``), the Spark ones with Spark's event log kept and summarised.
    Wall time is measured around the child; peak RSS is the child's
    ``ru_maxrss`` from ``os.wait4`` (the rusage of exactly that child and the
    descendants it waited for).
 4. Prints a table (tool, best seconds, median, ratio to the DuckDB baseline,
    peak MB), spot-checks merit's org-level tickets, fdr, bad_rate_service and
-   dts_p80_hours against the DuckDB baseline (1e-9) and cross-checks the two
-   baselines on every row.  Results also go to RESULTS_DIR/results.json.
+   dts_p80_hours against the DuckDB baseline (1e-9) and cross-checks the other
+   baselines with it on every row.  Results also go to RESULTS_DIR/results.json.
 
 merit is skipped with a message when its command is not available yet.
 """
@@ -44,6 +46,9 @@ from compare import compare, load  # noqa: E402
 
 SPOT_METRICS = ["tickets", "fdr", "bad_rate_service", "dts_p80_hours"]
 MAX_TICKETS = 10_000_000
+TOOLS = ["merit", "duckdb", "pandas", "spark", "merit-spark"]
+MERITS = ["merit", "merit-spark"]              # merit run, on DuckDB and on Spark
+SPARK_MASTER = "local[2]"
 
 
 # --------------------------------------------------------------------------- workspace
@@ -126,32 +131,106 @@ def warm(ws: Path) -> None:
 
 # --------------------------------------------------------------------------- running
 
-def merit_command(ws: Path) -> list[str] | None:
+def merit_command(ws: Path, backend: str | None = None) -> list[str] | None:
+    extra = ["--backend", backend] if backend else []
     script = Path(sys.executable).parent / "merit"
     if script.exists():
-        return [str(script), "run", str(ws), "--no-pdf"]
+        return [str(script), "run", str(ws), "--no-pdf", *extra]
     if (REPO / "cli" / "main.py").exists():          # not installed as a script: the typer app directly
         return [sys.executable, "-c", "import sys; sys.argv[0] = 'merit'; from merit.cli.main import app; app()",
-                "run", str(ws), "--no-pdf"]
+                "run", str(ws), "--no-pdf", *extra]
     return None
 
 
-def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
-    """Run CMD as a child; wall seconds and the child's peak RSS (MB)."""
+def spark_env(env: dict, events: Path, driver_memory: str | None) -> dict:
+    """The environment of a Spark child: its event log kept in EVENTS (one plain JSON file a run),
+    no console progress bars in the log, and the driver's memory when given (Spark's default: 1g;
+    with local[N] the executors live in the driver's JVM)."""
+    events.mkdir(parents=True, exist_ok=True)
+    conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(events),
+            "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false",
+            "spark.ui.showConsoleProgress": "false"}
+    args = [f"--conf {k}={v}" for k, v in conf.items()]
+    if driver_memory:
+        args.append(f"--driver-memory {driver_memory}")
+    return dict(env, PYSPARK_SUBMIT_ARGS=" ".join(args) + " pyspark-shell")
+
+
+def measure(cmd: list[str], log: Path, env: dict | None = None, jvm: bool = False) -> dict:
+    """Run CMD as a child; wall seconds and the child's peak RSS (MB).  With JVM (the Spark tools),
+    the Java processes the child starts are sampled too (JvmSampler): their CPU seconds are added
+    to the child's, and the peak is that of the child and its JVM together."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+                             start_new_session=jvm)
+        sampler = JvmSampler(p.pid) if jvm else None
         try:
             _, status, ru = os.wait4(p.pid, 0)
         except KeyboardInterrupt:
-            p.kill()
+            os.killpg(p.pid, 9) if jvm else p.kill()
             raise
         wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)   # reaped by wait4: tell Popen
     scale = 1 if sys.platform == "darwin" else 1024        # ru_maxrss: bytes on macOS, KiB on Linux
-    return {"seconds": wall, "peak_mb": ru.ru_maxrss * scale / 2**20, "exit": p.returncode,
-            "user_s": ru.ru_utime, "sys_s": ru.ru_stime}
+    r = {"seconds": wall, "peak_mb": ru.ru_maxrss * scale / 2**20, "exit": p.returncode,
+         "user_s": ru.ru_utime, "sys_s": ru.ru_stime}
+    if sampler:
+        j = sampler.finish()
+        r.update(jvm_user_s=j["user_s"], jvm_sys_s=j["sys_s"], jvm_peak_mb=j["jvm_peak_mb"],
+                 user_s=r["user_s"] + j["user_s"], sys_s=r["sys_s"] + j["sys_s"],
+                 peak_mb=max(r["peak_mb"], j["tree_peak_mb"]))
+    return r
+
+
+class JvmSampler:
+    """Samples /proc every 0.2 s for the processes of the child's session (Linux): PySpark's JVM is
+    not waited for by the Python child (it exits after it), so neither os.wait4's CPU seconds nor
+    its ru_maxrss include it.  CPU of the Java processes: utime + stime (+ the children they
+    waited for) at their last sample; peak: the largest sum of the session's resident sets."""
+
+    def __init__(self, sid: int, every: float = 0.2):
+        import threading
+        self.sid, self.every, self.cpu, self.tree_peak, self.jvm_peak = sid, every, {}, 0, 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> int:
+        page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+        total = jvm = alive = 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            f = data[data.rindex(")") + 2:].split()          # fields 3.. of proc(5)
+            if int(f[3]) != self.sid or f[0] == "Z":
+                continue
+            alive += 1
+            rss = int(f[21]) * page
+            total += rss
+            if data[data.index("(") + 1:data.rindex(")")] == "java":
+                jvm += rss
+                self.cpu[pid] = (sum(map(int, (f[11], f[13]))) / tick, sum(map(int, (f[12], f[14]))) / tick)
+        self.tree_peak, self.jvm_peak = max(self.tree_peak, total), max(self.jvm_peak, jvm)
+        return alive
+
+    def _loop(self) -> None:
+        while True:
+            alive = self._sample()
+            if self.stopping.is_set() and not alive:
+                return
+            time.sleep(self.every)
+
+    def finish(self, timeout: float = 60.0) -> dict:
+        """After the child exited: wait until its JVM has gone too (its last CPU seconds count)."""
+        self.stopping.set()
+        self.thread.join(timeout)
+        return {"user_s": sum(u for u, _ in self.cpu.values()), "sys_s": sum(s for _, s in self.cpu.values()),
+                "tree_peak_mb": self.tree_peak / 2**20, "jvm_peak_mb": self.jvm_peak / 2**20}
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -159,6 +238,86 @@ def tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+# --------------------------------------------------------------------------- checks
+
+def keep_output(src: Path, dst: Path) -> int:
+    """Copy a merit run's metrics.csv out of the workspace (the next merit run overwrites it); 1 when absent."""
+    if not src.exists():
+        return 1
+    shutil.copyfile(src, dst)
+    return 0
+
+
+def check_baseline(name: str, duckdb_csv: Path, other_csv: Path) -> bool:
+    r = compare(load(duckdb_csv, None, None), load(other_csv, None, None), 1e-9)
+    agree = r["value_mismatch"] == 0 and r["n_mismatch"] == 0 and r["only_a"].empty and r["only_b"].empty
+    print(f"DuckDB vs {name} baseline, all {r['compared']} rows: "
+          f"{'AGREE' if agree else 'DIFFER'} ({r['value_mismatch']} value, {r['n_mismatch']} n mismatches, "
+          f"{len(r['only_a'])}/{len(r['only_b'])} unmatched rows)")
+    return agree
+
+
+def check_merit(tool: str, merit_csv: Path, duckdb_csv: Path) -> dict[str, bool]:
+    """merit's org-level spot metrics, then every row the DuckDB baseline has, against the baseline."""
+    a = load(merit_csv, ["org"], SPOT_METRICS, breakdowns=False)
+    b = load(duckdb_csv, ["org"], SPOT_METRICS, breakdowns=False)
+    m = a.merge(b, on=["scope", "id", "breakdown", "metric"], how="right", suffixes=("_merit", "_duckdb"))
+    all_ok = True
+    print(f"{tool} vs DuckDB baseline, org level:")
+    for _, row in m.iterrows():
+        vm, vd = row.get("value_merit"), row["value_duckdb"]
+        same = (vm == vm and abs(vm - vd) <= 1e-9 * max(1.0, abs(vd))) or (vm != vm and vd != vd)
+        all_ok &= bool(same)
+        print(f"  {row['metric']:18s} merit={vm!r:24} duckdb={vd!r:24} {'ok' if same else 'DIFFER'}")
+    print(f"{tool} spot check: " + ("AGREE" if all_ok else "DIFFER"))
+    # every row the baseline has (all scopes, breakdowns and metrics it computes)
+    b = load(duckdb_csv, None, None)
+    a = load(merit_csv, None, sorted(b["metric"].unique()))
+    a = a[a["breakdown"].isin(set(b["breakdown"]))]
+    r = compare(a, b, 1e-9)
+    full = r["value_mismatch"] == 0 and r["n_mismatch"] == 0 and r["only_b"].empty
+    print(f"{tool} vs DuckDB baseline, all {len(b)} baseline rows: {'AGREE' if full else 'DIFFER'} "
+          f"({r['value_mismatch']} value, {r['n_mismatch']} n mismatches, {len(r['only_b'])} rows "
+          f"missing from merit; merit has {len(r['only_a'])} more rows of these metrics)")
+    if not full:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            bad = pd.concat([r["mismatches"], r["only_b"]]).drop(columns="_merge")
+            print(bad[["scope", "id", "breakdown", "metric", "value_a", "n_a", "value_b", "n_b"]]
+                  .head(15).to_string(index=False))
+    prefix = "merit" if tool == "merit" else tool
+    return {f"{prefix}_agrees": all_ok, f"{prefix}_agrees_all_rows": full}
+
+
+# --------------------------------------------------------------------------- Spark's event log
+
+def stage_totals(events: Path) -> dict:
+    """Where a Spark run's time went, from its event log (the newest in EVENTS): totals over its
+    stages, and per phase (the baseline names its jobs; merit's are one phase, '')."""
+    from baseline_spark import stage_summary
+    stages = stage_summary(events) if events.is_dir() else []
+    phases = {}
+    for name in dict.fromkeys(s["phase"] for s in stages):
+        ss = [s for s in stages if s["phase"] == name]
+        phases[name] = {"stages": len(ss), "tasks": sum(s["tasks"] for s in ss),
+                        "span_s": max(s["end"] for s in ss) - min(s["start"] for s in ss),
+                        **{k: sum(s[k] for s in ss) for k in ("task_s", "gc_s", "input_mb", "shuffle_mb",
+                                                                "spill_mb")}}
+    return phases
+
+
+def print_stage_totals(tool: str, run: int, phases: dict) -> None:
+    if not phases:
+        print(f"{tool} run {run}: no Spark event log found")
+        return
+    print(f"{tool} run {run}, Spark stages by phase (span: first stage submitted to last completed; "
+          f"task s: executor run time summed over tasks):")
+    print(f"  {'phase':12s} {'stages':>6s} {'tasks':>6s} {'span s':>8s} {'task s':>8s} {'GC s':>6s} "
+          f"{'input MB':>9s} {'shuffle MB':>10s} {'spill MB':>9s}")
+    for name, p in phases.items():
+        print(f"  {name or '(all)':12s} {p['stages']:6d} {p['tasks']:6d} {p['span_s']:8.2f} {p['task_s']:8.2f} "
+              f"{p['gc_s']:6.2f} {p['input_mb']:9.1f} {p['shuffle_mb']:10.1f} {p['spill_mb']:9.1f}")
 
 
 # --------------------------------------------------------------------------- main
@@ -175,12 +334,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="use DIR as the workspace: generated there when it has no cycle.yaml, reused otherwise")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("MERIT_BENCH_CACHE", HERE / ".cache")),
                     help="where generated workspaces are cached (default benchmarks/.cache or $MERIT_BENCH_CACHE)")
-    ap.add_argument("--tools", default="merit,duckdb,pandas", help="comma-separated subset of merit,duckdb,pandas")
+    ap.add_argument("--tools", default="merit,duckdb,pandas",
+                    help="comma-separated subset of " + ",".join(TOOLS) + " (spark: baseline_spark.py; "
+                         f"merit-spark: merit run --backend {SPARK_MASTER})")
+    ap.add_argument("--spark-driver-memory", metavar="SIZE",
+                    help="driver memory of the Spark tools, e.g. 4g (default: Spark's, 1g)")
     ap.add_argument("--no-warm", action="store_true", help="do not pre-read the data files")
     args = ap.parse_args(argv)
     if not 1 <= args.tickets <= MAX_TICKETS:
         ap.error(f"--tickets must be between 1 and {MAX_TICKETS:,}")
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if set(tools) - set(TOOLS):
+        ap.error(f"--tools: unknown {', '.join(sorted(set(tools) - set(TOOLS)))} (known: {', '.join(TOOLS)})")
     if args.format == "zendesk" and "pandas" in tools:  # (it reads data/tickets only)
         tools.remove("pandas")
 
@@ -211,27 +376,38 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_warm:
         warm(ws)
 
+    # merit writes WS/out/metrics.csv: each merit run's copy is kept as RESULTS_DIR/<tool>_metrics.csv
     outputs = {"duckdb": results_dir / "baseline_duckdb.csv", "pandas": results_dir / "baseline_pandas.csv",
-               "merit": ws / "out" / "metrics.csv"}
+               "spark": results_dir / "baseline_spark.csv",
+               **{t: results_dir / f"{t}_metrics.csv" for t in MERITS}}
+    events = {t: results_dir / "spark-events" / t for t in ("spark", "merit-spark")}
     commands = {
         "duckdb": [sys.executable, str(HERE / "baseline_duckdb.py"), str(ws), "--out", str(outputs["duckdb"])],
         "pandas": [sys.executable, str(HERE / "baseline_pandas.py"), str(ws), "--out", str(outputs["pandas"])],
+        "spark": [sys.executable, str(HERE / "baseline_spark.py"), str(ws), "--out", str(outputs["spark"]),
+                  "--master", SPARK_MASTER, "--event-log", str(events["spark"])],
     }
     notes: dict[str, str] = {}
-    if "merit" in tools:
-        cmd = merit_command(ws)
-        if cmd is None:
-            notes["merit"] = "skipped: no `merit` script next to the interpreter and no cli/main.py yet"
-        else:
-            commands["merit"] = cmd
+    for tool in MERITS:
+        if tool in tools:
+            cmd = merit_command(ws, SPARK_MASTER if tool == "merit-spark" else None)
+            if cmd is None:
+                notes[tool] = "skipped: no `merit` script next to the interpreter and no cli/main.py yet"
+            else:
+                commands[tool] = cmd
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    envs = {t: spark_env(env, events[t], args.spark_driver_memory) for t in events}
 
     runs: dict[str, list[dict]] = {t: [] for t in tools if t in commands}
     for i in range(args.repeat):
         for tool in runs:
             if tool in notes:                 # failed on an earlier repeat
                 continue
-            r = measure(commands[tool], results_dir / f"{tool}.log", env)
+            r = measure(commands[tool], results_dir / f"{tool}.log", envs.get(tool, env), jvm=tool in events)
+            if tool in MERITS:
+                r["exit"] = r["exit"] or keep_output(ws / "out" / "metrics.csv", outputs[tool])
+            if tool in events:
+                r["stages"] = stage_totals(events[tool])
             runs[tool].append(r)
             status = "ok" if r["exit"] == 0 else f"exit {r['exit']}"
             print(f"  run {i + 1}/{args.repeat} {tool:7s} {r['seconds']:8.2f} s  {r['peak_mb']:8.0f} MB  {status}",
@@ -255,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tickets={fmt(shape['tickets'])} agents={fmt(shape['agents'])} format={fmt(shape['format'])} "
           f"repeat={args.repeat} cores={os.cpu_count()} python={platform.python_version()}")
     print(f"{'tool':18s} {'seconds':>9s} {'median':>9s} {'x duckdb':>9s} {'peak MB':>9s} {'CPU s':>9s} {'x duckdb':>9s}")
-    names = {"merit": "merit run", "duckdb": "DuckDB baseline", "pandas": "pandas baseline"}
+    names = {"merit": "merit run", "duckdb": "DuckDB baseline", "pandas": "pandas baseline",
+             "spark": "Spark baseline", "merit-spark": "merit run (Spark)"}
     table = []
     for tool in tools:
         rs = ok_runs(tool)
@@ -279,47 +456,19 @@ def main(argv: list[str] | None = None) -> int:
     # ---- correctness checks
     checks = {}
     print()
-    if ok_runs("duckdb") and ok_runs("pandas"):
-        r = compare(load(outputs["duckdb"], None, None), load(outputs["pandas"], None, None), 1e-9)
-        agree = r["value_mismatch"] == 0 and r["n_mismatch"] == 0 and r["only_a"].empty and r["only_b"].empty
-        checks["baselines_agree"] = agree
-        print(f"DuckDB vs pandas baseline, all {r['compared']} rows: "
-              f"{'AGREE' if agree else 'DIFFER'} ({r['value_mismatch']} value, {r['n_mismatch']} n mismatches, "
-              f"{len(r['only_a'])}/{len(r['only_b'])} unmatched rows)")
-    if ok_runs("merit") and ok_runs("duckdb"):
-        if not outputs["merit"].exists():
-            print(f"merit spot check: {outputs['merit']} not found")
-            checks["merit_agrees"] = False
-        else:
-            a = load(outputs["merit"], ["org"], SPOT_METRICS, breakdowns=False)
-            b = load(outputs["duckdb"], ["org"], SPOT_METRICS, breakdowns=False)
-            m = a.merge(b, on=["scope", "id", "breakdown", "metric"], how="right", suffixes=("_merit", "_duckdb"))
-            all_ok = True
-            print("merit vs DuckDB baseline, org level:")
-            for _, row in m.iterrows():
-                vm, vd = row.get("value_merit"), row["value_duckdb"]
-                same = (vm == vm and abs(vm - vd) <= 1e-9 * max(1.0, abs(vd))) or (vm != vm and vd != vd)
-                all_ok &= bool(same)
-                print(f"  {row['metric']:18s} merit={vm!r:24} duckdb={vd!r:24} {'ok' if same else 'DIFFER'}")
-            checks["merit_agrees"] = all_ok
-            print("merit spot check: " + ("AGREE" if all_ok else "DIFFER"))
-            # every row the baseline has (all scopes, breakdowns and metrics it computes)
-            b = load(outputs["duckdb"], None, None)
-            a = load(outputs["merit"], None, sorted(b["metric"].unique()))
-            a = a[a["breakdown"].isin(set(b["breakdown"]))]
-            r = compare(a, b, 1e-9)
-            full = r["value_mismatch"] == 0 and r["n_mismatch"] == 0 and r["only_b"].empty
-            checks["merit_agrees_all_rows"] = full
-            print(f"merit vs DuckDB baseline, all {len(b)} baseline rows: {'AGREE' if full else 'DIFFER'} "
-                  f"({r['value_mismatch']} value, {r['n_mismatch']} n mismatches, {len(r['only_b'])} rows "
-                  f"missing from merit; merit has {len(r['only_a'])} more rows of these metrics)")
-            if not full:
-                with pd.option_context("display.width", 200, "display.max_columns", 20):
-                    bad = pd.concat([r["mismatches"], r["only_b"]]).drop(columns="_merge")
-                    print(bad[["scope", "id", "breakdown", "metric", "value_a", "n_a", "value_b", "n_b"]]
-                          .head(15).to_string(index=False))
-    elif "merit" in tools:
-        print("merit spot check: skipped (merit did not run)")
+    if ok_runs("duckdb"):
+        for tool, name in (("pandas", "pandas"), ("spark", "Spark")):
+            if ok_runs(tool):
+                checks[{"pandas": "baselines_agree"}.get(tool, f"{tool}_baseline_agrees")] = \
+                    check_baseline(name, outputs["duckdb"], outputs[tool])
+    for tool in MERITS:
+        if ok_runs(tool) and ok_runs("duckdb"):
+            checks.update(check_merit(tool, outputs[tool], outputs["duckdb"]))
+        elif tool in tools:
+            print(f"{tool} spot check: skipped ({tool} did not run, or the DuckDB baseline did not)")
+    for tool in events:
+        for i, r in enumerate(ok_runs(tool)):
+            print_stage_totals(tool, i + 1, r.get("stages") or {})
 
     (results_dir / "results.json").write_text(json.dumps({
         **shape, "repeat": args.repeat, "workspace": str(ws), "data_bytes": sizes,

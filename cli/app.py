@@ -51,6 +51,14 @@ def language_option(what: str = "the documents") -> typer.models.OptionInfo:
                              "default: cycle.yaml's language, else en).")
 
 
+def backend_option() -> typer.models.OptionInfo:
+    """``--backend`` of the commands that evaluate a cycle (run, render, check)."""
+    return typer.Option(None, "--backend", metavar="ENGINE",
+                        help="Evaluate on this engine instead of cycle.yaml's backend: duckdb, spark, local[N], "
+                             "spark://host:port, sc://host:port or postgresql://user@host:port/db "
+                             "(docs/backends.md).")
+
+
 def fail(exc: MeritError) -> None:
     sys.stderr.write(f"error: {exc.format()}\n")
     raise typer.Exit(EXIT_USER_ERROR)

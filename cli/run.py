@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 from merit import usecases
-from merit.cli.app import app, language_option, out, progress_bar, user_errors, waiting
+from merit.cli.app import app, backend_option, language_option, out, progress_bar, user_errors, waiting
 from merit.cli.output import OutputFormat, format_option, frame_records, frame_rows, table, write_csv, write_json
 
 
@@ -54,12 +54,13 @@ def run(
     by: Optional[str] = typer.Option(None, "--by", help="Who runs it, for the history (default: $MERIT_USER, "
                                                          "$USER or the login name)."),
     language: Optional[str] = language_option("the scorecards"),
+    backend: Optional[str] = backend_option(),
 ) -> None:
     """Evaluate the cycle and write out/ (metrics.csv, scores.csv, results.json, PDFs)."""
     with user_errors():
         with progress_bar() as bar:
             result = usecases.run(workspace, pdf=pdf, ruleset=ruleset, by=by, progress=bar, on_wait=waiting,
-                                  language=language)
+                                  language=language, backend=backend)
     _summary(result)
 
 
@@ -70,6 +71,7 @@ def render(
     team: Optional[list[str]] = typer.Option(None, "--team", help="Render only this team's scorecard (repeatable)."),
     workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
     language: Optional[str] = language_option("the scorecards"),
+    backend: Optional[str] = backend_option(),
 ) -> None:
     """Render the scorecard PDFs into out/pdf (replaced atomically; the other outputs are untouched)."""
     only = agent or team
@@ -77,16 +79,17 @@ def render(
         with progress_bar() as bar:
             files = usecases.render(workspace, agents=agent or ([] if only else None),
                                     teams=team or ([] if only else None), progress=bar, workers=workers,
-                                    on_wait=waiting, language=language)
+                                    on_wait=waiting, language=language, backend=backend)
     out.print(f"{len(files)} scorecards in {Path(workspace) / 'out' / 'pdf'}")
 
 
 @app.command()
-def check(workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml).")) -> None:
+def check(workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
+          backend: Optional[str] = backend_option()) -> None:
     """Validate cycle.yaml, the ruleset and every input table without writing anything."""
     with user_errors():
         with progress_bar() as bar:
-            report = usecases.check(workspace, progress=bar)
+            report = usecases.check(workspace, progress=bar, backend=backend)
     out.print(f"{report.cycle}: all checks passed", markup=False)
     unused = [t.name for t in report.tables if t.file is None and not t.undefined]
     for t in report.tables:

@@ -11,6 +11,8 @@ from typing import Callable
 import pytest
 
 from tests.merit_cli import MERIT, MeritResult, run_merit, run_merit_subprocess  # noqa: F401 (tests import them)
+# the real Spark session and PostgreSQL server of the backend tests, as fixtures `spark_session`, `postgres_url`
+from tests.backend_servers import postgres_url_fixture, spark_session_fixture  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -15,20 +15,19 @@
 Quantiles and distinct counts do not roll up: the columns they need (and
 those lists need) are stored, and they are computed from them per scope,
 every quantile of one value and filter in one sort.  Record-level work is
-Ibis run by DuckDB; nothing loops over records.
+Ibis run by the engine; nothing loops over records.
 """
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 
-import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
+from merit.core.backends import portability
 from merit.core.compile import CompiledMetric
 from merit.core.errors import DataError
 from merit.core.expressions import ColumnContext, Expr
@@ -113,7 +112,7 @@ class TableAggregates:
     @staticmethod
     def _compute(expr: Expr, kind: str, cohort: ibis.Table, ctx: ColumnContext) -> ibis.Value:
         value = expr.to_column(cohort, ctx)
-        if value.type().is_null():  # always empty (None): DuckDB stores no NULL-typed column
+        if value.type().is_null():  # always empty (None): a database stores no NULL-typed column
             value = value.cast("boolean" if kind == "condition" else "float64")
         if kind == "condition":
             value = value.fill_null(False)
@@ -234,14 +233,12 @@ class TableAggregates:
         return self._frame
 
     def _create(self, name: str, expr: ibis.Table) -> ibis.Table:
-        # (Ibis 12's overwrite=True emits SQL that DuckDB 1.5 rejects; drop first instead.)
-        self.con.drop_table(name, force=True)
         with self._exact_sums():
-            return self.con.create_table(name, expr)
+            return portability.materialise(self.con, name, expr)
 
     def _execute(self, expr: ibis.Table) -> pd.DataFrame:
         with self._exact_sums():
-            return expr.execute()
+            return portability.execute(self.con, expr)
 
     @contextmanager
     def _exact_sums(self):
@@ -249,15 +246,32 @@ class TableAggregates:
         say which table and expression, not a database traceback."""
         try:
             yield
-        except duckdb.ConversionException as exc:
-            found = re.search(r"value (\S+) to DECIMAL.*?source column (_e\d+)", str(exc), re.S)
-            if found is None:
-                raise
-            names = {column: text for (_kind, text), column in self.columns.items()}
-            text = names.get(found.group(2), found.group(2))
-            raise DataError(f"{text} is {found.group(1).rstrip('0').rstrip('.')} for a record of table "
-                            f"{self.name}: too large to add up exactly", file=self.source,
-                            expected="values below 10^23 in absolute value") from None
+        except Exception as exc:  # (re-raised unless the engine says a value overflowed an exact sum)
+            found = portability.decimal_overflow(self.con, exc)
+            if found is not None:
+                raise self._too_large_error(found) from None
+            raise
+
+    def _too_large_error(self, found: portability.Overflow) -> DataError:
+        column, value = found.column, found.value
+        if column is None:  # (the engine's message does not say which: ask it)
+            column, value = self._too_large()
+        names = {column: text for (_kind, text), column in self.columns.items()}
+        text = names.get(column, column or "a value")
+        return DataError(f"{text} is {value} for a record of table {self.name}: too large to add up exactly",
+                         file=self.source, expected="values below 10^23 in absolute value")
+
+    def _too_large(self) -> tuple[str | None, str | None]:
+        """The first value column (and a value of it) too large for an exact sum."""
+        for (kind, _text), column in self.columns.items():
+            col = self.records[column]
+            if kind != "value" or not col.type().is_numeric():
+                continue
+            big = self.records.filter(col.cast("float64").abs() >= 1e23).select(_v=col.cast("float64")).limit(1)
+            found = portability.execute(self.con, big)
+            if len(found):
+                return column, f"{found['_v'].iloc[0]:g}"
+        return None, None
 
     # ------------------------------------------------------------------ grouping
     def rolled_up(self, scope: str, by: str | None, metrics: list[CompiledMetric]) -> pd.DataFrame:
@@ -354,15 +368,17 @@ class TableAggregates:
                 quantiles.setdefault((cm.value.text.strip(), cm.where.text.strip() if cm.where else None),
                                      []).append(cm)
             aggs.update(self._record_aggs(cm, t))
-        unpack = {}
+        unpack, finish = {}, {}
         for i, group in enumerate(quantiles.values()):
             first = group[0]
             value = self._col(t, "value", first.value).cast("float64")
             qs = [float(cm.spec.q) for cm in group]
-            aggs[f"_q{i}"] = value.quantile(qs, where=self._cond(t, first.where))
+            aggs[f"_q{i}"], finish[f"_q{i}"] = portability.quantiles(value, qs, where=self._cond(t, first.where))
             for j, cm in enumerate(group):
                 unpack[f"{cm.id}__v"] = (f"_q{i}", j)
         g = t.group_by(keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
+        finish = {q: f(g[q]) for q, f in finish.items() if f is not None}
+        g = g.mutate(**finish) if finish else g
         g = g.mutate(**{col: g[q][j] for col, (q, j) in unpack.items()}).drop(*{q for q, _ in unpack.values()})
         return self._finished(g, keys, metrics)
 
@@ -393,31 +409,3 @@ class TableAggregates:
                 df[col] = df[col].fillna(0).astype(np.int64)
         return df
 
-
-# ------------------------------------------------------------------------- top N
-_ITEM = dt.Struct({"key": dt.string, "value": dt.float64, "n": dt.int64})
-_ORDER = dt.Struct({"o": dt.float64, "k": dt.string})
-
-
-@ibis.udf.agg.builtin(name="arg_min")
-def _smallest(arg: _ITEM, val: _ORDER, n: dt.int64) -> dt.Array(_ITEM):  # type: ignore[valid-type]
-    """The *n* items with the smallest *val* (DuckDB's ``arg_min(arg, val, n)``: a bounded heap)."""
-
-
-def top_per_group(table: ibis.Table, group: ibis.Value, key: ibis.Value, value: ibis.Value,
-                  n: ibis.Value, top: int, descending: bool) -> ibis.Table:
-    """The *top* rows per *group* by *value* (ties: the smaller *key* first), as columns
-    ``_id``, ``key``, ``value``, ``n``, ``rank`` (1 = first).
-
-    A heap per group rather than a sort of every row: a dimension such as the
-    customer has about as many values as there are records.
-    """
-    key = key.cast("string")
-    value = value.cast("float64")
-    item = ibis.struct({"key": key, "value": value, "n": n.cast("int64")})
-    order = ibis.struct({"o": -value if descending else value, "k": key})
-    picked = table.group_by(_id=group).aggregate(_top=_smallest(item, order, top))
-    rows = picked.unnest("_top")
-    rows = rows.select("_id", key=rows._top.key, value=rows._top.value, n=rows._top.n)
-    ranking = [rows.value.desc() if descending else rows.value.asc(), rows.key.asc()]
-    return rows.mutate(rank=ibis.row_number().over(group_by=rows._id, order_by=ranking) + 1)

@@ -14,23 +14,18 @@ import datetime as dt
 from typing import Callable
 
 import ibis
-import ibis.expr.datatypes as idt
 import numpy as np
 import pandas as pd
 
+from merit.core.backends import portability
 from merit.core.compile import Plan
 from merit.core.errors import DataError, raise_collected
 from merit.core.expressions import ColumnContext, Expr, KeyCheck
 from merit.core.workspace import Workspace
 
 
-@ibis.udf.agg.builtin(name="min")
-def _smallest_rows(arg: idt.int64, n: idt.int64) -> idt.Array(idt.int64):  # type: ignore[valid-type]
-    """The *n* smallest values (DuckDB's ``min(arg, n)``): the first lines of a bad value."""
-
-
 def _typed(value: ibis.Value, dtype: str) -> ibis.Value:
-    """An always-empty expression (``None``) as a typed column: DuckDB stores no NULL-typed column."""
+    """An always-empty expression (``None``) as a typed column: a database stores no NULL-typed column."""
     return value.cast(dtype) if value.type().is_null() else value
 
 
@@ -95,7 +90,7 @@ class CohortBuilder:
         self.sources = dict(tables.tables)
         self.sources["roster_days"] = roster_days(agents, ws)
         self.ctx = ColumnContext(params=plan.params, timezone=ws.config.timezone, tables=self.sources,
-                                 period=(self.start_utc, self.end_utc))
+                                 period=(self.start_utc, self.end_utc), engine=tables.con.name)
         for dplan in plan.derived.values():
             if dplan.source in self.sources:
                 self.sources[dplan.name] = self._derive(dplan)
@@ -241,7 +236,7 @@ class CohortBuilder:
         flagged = records.select(_key=check.key, _line=rows)
         bad = flagged.filter(flagged._key.notnull() & ~flagged._key.isin(check.keys)).distinct()
         per_value = bad.group_by("_key").aggregate(_n=bad.count(), _first=bad._line.min(),
-                                                   _lines=_smallest_rows(bad._line, 3))
+                                                   _lines=portability.smallest(bad._line, 3))
         per_value = per_value.mutate(_values=per_value._n.count().over(ibis.window()))
         found = per_value.order_by(["_first", "_key"]).limit(limit).execute()
         if found.empty:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
 
 from merit import __version__
+from merit.core.backends import BackendSpec, backend_from_option, open_backend, portability
 from merit.core.compile import Plan, compile_ruleset
+from merit.core.errors import WorkspaceError
 from merit.core.evaluate import Evaluation
 from merit.core.files import staged_folder
 from merit.core.outputs import lists_csv, metrics_csv, results_document, scores_csv, write_csv, write_json
@@ -41,6 +43,7 @@ class Prepared:
     loaded: LoadedRuleset
     plan: Plan
     tables: Tables
+    backend: BackendSpec = field(default_factory=BackendSpec)  # the engine the tables are on
 
 
 def load_workspace_ruleset(ws: Workspace, override: str | None = None) -> LoadedRuleset:
@@ -48,18 +51,63 @@ def load_workspace_ruleset(ws: Workspace, override: str | None = None) -> Loaded
 
 
 def prepare(path: Path | str, *, ruleset: str | None = None, progress: Progress | None = None,
-            transforms: Sequence[TableTransform] = ()) -> Prepared:
+            transforms: Sequence[TableTransform] = (), backend: str | None = None) -> Prepared:
     """Open the workspace, load and compile its ruleset (or *ruleset*), load and validate its
-    tables, then apply *transforms* to them in order."""
+    tables, apply *transforms* to them in order, then put them on the cycle's backend (or the
+    one *backend* names, ``--backend``)."""
     progress = progress or (lambda step: None)
     ws = open_workspace(path)
+    spec = chosen_backend(ws, backend)
+    # (opened first: an engine that cannot be reached is said before minutes of loading)
+    engine = None if spec.kind == "duckdb" else open_backend(spec, ws.config.timezone)
     progress("ruleset")
     loaded = load_workspace_ruleset(ws, ruleset)
     plan = compile_ruleset(loaded)
-    tables = load_tables(ws, connect(ws.config.timezone), progress=lambda name: progress(f"load {name}"))
+    tables = load_on(ws, spec, engine, progress)
     for transform in transforms:
         transform(tables, ws)
-    return Prepared(ws, loaded, plan, tables)
+    return Prepared(ws, loaded, plan, tables, spec)
+
+
+def load_on(ws: Workspace, spec: BackendSpec, engine, progress: Progress) -> Tables:
+    """The workspace's tables, loaded and validated, on *engine* (None: the embedded DuckDB).
+
+    Files are read by the file loader (DuckDB) and their typed tables copied to the engine, but
+    on Spark, which reads CSV and Parquet files itself; tables of the engine (`sources:` entries
+    with `table:`) are typed and validated there (merit.core.backend_tables)."""
+    on_engine = frozenset(ws.table_sources) | (frozenset(
+        name for name, path in ws.tables.items() if path.suffix.lower() in (".csv", ".parquet"))
+        if spec.kind == "spark" else frozenset())
+    if engine is None and ws.table_sources:
+        name, table = next(iter(sorted(ws.table_sources.items())))
+        raise WorkspaceError(f"'{name}' is read from the table {table}, but the cycle runs on the embedded "
+                             f"DuckDB, which holds no tables", file=ws.display(ws.cycle_file),
+                             field=f"sources.{name}.table",
+                             expected="backend: {kind: spark, ...} or {kind: postgres, url: ...} in cycle.yaml "
+                                      "(or --backend), or a file: entry")
+    tables = load_tables(ws, connect(ws.config.timezone), progress=lambda name: progress(f"load {name}"),
+                         elsewhere=on_engine)
+    if engine is None:
+        return tables
+    from merit.core.backend_tables import load_backend_tables
+    from merit.core.backends.staging import stage
+
+    progress(f"copy to {spec.kind}")
+    tables = stage(tables, engine)
+    if on_engine:
+        progress(f"load on {spec.kind}")
+        load_backend_tables(ws, engine, tables, on_engine)
+    return tables
+
+
+def chosen_backend(ws: Workspace, option: str | None) -> BackendSpec:
+    """cycle.yaml's ``backend:``, or the one ``--backend`` *option* names."""
+    if option is None:
+        return ws.config.backend
+    try:
+        return backend_from_option(option, ws.config.backend)
+    except ValueError as exc:
+        raise WorkspaceError(str(exc), field="--backend") from None
 
 
 def hash_inputs(tables: Tables) -> dict[str, Future]:
@@ -69,7 +117,8 @@ def hash_inputs(tables: Tables) -> dict[str, Future]:
     so this overlaps other work instead of adding to it."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merit-sha256")
     try:
-        return {name: pool.submit(file_sha256, src.path) for name, src in sorted(tables.sources.items())}
+        return {name: pool.submit(file_sha256, src.path) for name, src in sorted(tables.sources.items())
+                if src.path is not None}
     finally:
         pool.shutdown(wait=False)
 
@@ -89,6 +138,10 @@ def manifest(prep: Prepared, evaluation: Evaluation, digests: dict[str, Future] 
     digests = digests or {}
     inputs = {}
     for name, src in sorted(prep.tables.sources.items()):
+        if src.path is None:  # a table of the engine: no file to hash, its rows counted and summed there
+            inputs[name] = {"table": src.name, **portability.table_identity(prep.tables.con, src.name),
+                            "rows_in_period": evaluation.cohort_sizes.get(name)}
+            continue
         inputs[name] = {
             "file": _in_workspace(prep.ws.root, src.path),
             "sha256": digests[name].result() if name in digests else file_sha256(src.path),
@@ -100,7 +153,9 @@ def manifest(prep: Prepared, evaluation: Evaluation, digests: dict[str, Future] 
             "period": {"start": cfg.period.start.isoformat(), "end": cfg.period.end.isoformat()},
             "timezone": cfg.timezone,
         },
-        "engine": {"name": "merit", "version": __version__},
+        "engine": {"name": "merit", "version": __version__,
+                   # (DuckDB, the default, unnamed: a manifest the same as before backends existed)
+                   **({"backend": prep.backend.where()} if prep.backend.kind != "duckdb" else {})},
         "ruleset": {"ref": cfg.ruleset, "name": prep.loaded.ruleset.name, "files": prep.loaded.files,
                     "sha256": prep.loaded.sha256},
         "inputs": inputs,

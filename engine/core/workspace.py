@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from merit.core.backends.spec import BackendSpec
 from merit.core.errors import MeritError, WorkspaceError, raise_collected
 from merit.core.sources.entry import TABLE_SUFFIXES, SourceEntry, resolve_sources
 from merit.core.sources.spec import SourceSpec
@@ -46,6 +47,7 @@ class CycleConfig(BaseModel):
     previous: list[str] = []
     sources: dict[str, SourceSpec] = {}  # contract table -> its export (merit.core.sources)
     language: str = DEFAULT_LANGUAGE  # the readers' language of every document for people (merit.i18n)
+    backend: BackendSpec = BackendSpec()  # the engine the cycle is evaluated on (merit.core.backends)
 
     @field_validator("timezone")
     @classmethod
@@ -72,6 +74,12 @@ class Workspace:
     doc: YamlDoc
     tables: dict[str, Path] = field(default_factory=dict)
     sources: dict[str, SourceEntry] = field(default_factory=dict)  # the tables read from a `sources:` entry
+
+    @property
+    def table_sources(self) -> dict[str, str]:
+        """The contract tables read from a table or view of the backend (`sources: {NAME: {table:
+        ...}}`), and that table's name; they have no file (not in :attr:`tables`)."""
+        return {name: entry.spec.table for name, entry in self.sources.items() if entry.spec.table is not None}
 
     @property
     def cycle_file(self) -> Path:
@@ -118,7 +126,7 @@ def open_workspace(root: Path | str) -> Workspace:
 
 def find_tables(ws: Workspace) -> dict[str, Path]:
     """The file of each table: its `sources:` entry's, else data/NAME.csv, .parquet or .xlsx."""
-    sourced = {name: entry.path for name, entry in ws.sources.items()}
+    sourced = {name: entry.path for name, entry in ws.sources.items() if entry.path is not None}
     if not ws.data_dir.is_dir() and ws.config.sources and "data" not in ws.doc.data:
         return sourced  # (every table comes from an export: no data folder needed)
     found = _data_files(ws)

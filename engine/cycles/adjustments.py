@@ -32,6 +32,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from merit.core.backends import portability
 from merit.core.contract import contract
 from merit.core.errors import MeritError
 from merit.core.ruleset import CorrectionTable, Ruleset, load_ruleset
@@ -61,10 +62,6 @@ def __getattr__(name: str):
 
 _ARROW = {"string": pa.string(), "enum": pa.string(), "int": pa.int64(), "float": pa.float64(),
           "bool": pa.bool_(), "timestamp": pa.timestamp("us"), "date": pa.date32()}
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _case_of(col) -> str:
@@ -467,7 +464,6 @@ def _replace_table(tables: Tables, ws: Workspace, table: str, key_cols: list[str
                                      type=_ARROW[schema.column(f).type])
         arrays[f"_s_{f}"] = pa.array([(r, f) in latest for r in records], type=pa.bool_())
     adj = ibis.memtable(pa.table(arrays))
-    con = tables.con
     t = tables.tables[table]
     joined = t.left_join(adj, [t[k] == adj[f"_k_{k}"] for k in key_cols])
     cols = {}
@@ -475,17 +471,8 @@ def _replace_table(tables: Tables, ws: Workspace, table: str, key_cols: list[str
         cols[c] = ibis.ifelse(joined[f"_s_{c}"].fill_null(False), joined[f"_a_{c}"].cast(t[c].type()),
                               joined[c]) if c in fields else joined[c]
     rebuilt = joined.select(**cols).order_by("_row")
-    # Materialise the corrected table, then point the table's name at it (the
-    # original may be a table or a view, depending on how tables.py built it).
-    tmp = f"_adjusted_{table}"
-    con.raw_sql(f"DROP TABLE IF EXISTS {_ident(tmp)}")
-    con.create_table(tmp, rebuilt)
-    kind = con.raw_sql("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
-                       "AND table_schema = current_schema()", parameters=[table]).fetchone()
-    if kind is not None:
-        con.raw_sql(f"DROP {'VIEW' if 'VIEW' in str(kind[0]).upper() else 'TABLE'} {_ident(table)}")
-    con.raw_sql(f"CREATE VIEW {_ident(table)} AS SELECT * FROM {_ident(tmp)}")
-    tables.tables[table] = con.table(table)
+    # (computed once, on whichever engine holds the tables: every later query reads it)
+    tables.tables[table] = portability.materialise(tables.con, f"_adjusted_{table}", rebuilt)
 
 
 def _touched(tables: Tables, ws: Workspace, ruleset: Ruleset, table: str, adjs: list[Adjustment],

@@ -290,6 +290,14 @@ def folder_digest(out_dir: Path) -> str | None:
 
 
 # ------------------------------------------------------------------ recording
+def _input_identity(info: dict) -> tuple[str, str]:
+    """An input of the manifest as run_inputs keeps it: a file and its sha256, or a table of the
+    engine ('table:NAME') and its row count and checksum."""
+    if "file" in info:
+        return info["file"], info["sha256"]
+    return f"table:{info['table']}", f"rows:{info['rows']};{info['checksum']}"
+
+
 def record_run(root: Path | str, *, out_dir: Path, manifest: dict, ruleset_ref: str, by: str,
                started_at: str, adjustments: list[int], scores=None) -> int:
     """Store one finished run (its out/ files, inputs and scores) in one transaction."""
@@ -334,7 +342,7 @@ def record_run(root: Path | str, *, out_dir: Path, manifest: dict, ruleset_ref: 
         run_id = int(cur.lastrowid)
         for name, info in sorted(manifest.get("inputs", {}).items()):
             con.execute("INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?)",
-                        (run_id, name, info["file"], info["sha256"], info.get("rows_in_period")))
+                        (run_id, name, *_input_identity(info), info.get("rows_in_period")))
         for rel, sha, size, data in staged:
             if sha not in known:
                 con.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (sha, size, zlib.compress(data, 1)))

@@ -58,7 +58,7 @@ class RunResult:
 
 
 def prepare_cycle(path: Path | str, *, ruleset: str | None = None, progress: Progress | None = None,
-                  adjustments: bool = True) -> CyclePrepared:
+                  adjustments: bool = True, backend: str | None = None) -> CyclePrepared:
     """The core pipeline's prepare, then the workspace's active adjustments applied to the tables."""
     progress = progress or (lambda step: None)
     applied: list = []
@@ -67,7 +67,8 @@ def prepare_cycle(path: Path | str, *, ruleset: str | None = None, progress: Pro
         progress("adjustments")
         applied.extend(_adjustments.apply_active(tables, ws))
 
-    prep = prepare(path, ruleset=ruleset, progress=progress, transforms=[apply_adjustments] if adjustments else [])
+    prep = prepare(path, ruleset=ruleset, progress=progress, transforms=[apply_adjustments] if adjustments else [],
+                   backend=backend)
     return CyclePrepared(**{f.name: getattr(prep, f.name) for f in fields(Prepared)}, adjustments=applied)
 
 
@@ -92,7 +93,8 @@ def cycle_manifest(prep: CyclePrepared, evaluation: Evaluation, digests: dict) -
 
 
 def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: str | None = None,
-              render_pdfs: RenderPdfs | None = None, by: str | None = None, record: bool = True) -> RunResult:
+              render_pdfs: RenderPdfs | None = None, by: str | None = None, record: bool = True,
+              backend: str | None = None) -> RunResult:
     """Evaluate the cycle, write out/ atomically and record the run in the workspace's history.
 
     Call it with the workspace lock held: ``merit run`` comes through
@@ -101,7 +103,7 @@ def run_cycle(path: Path | str, *, progress: Progress | None = None, ruleset: st
     """
     progress = progress or (lambda step: None)
     started = _history.now_utc()
-    prep = prepare_cycle(path, ruleset=ruleset, progress=progress)
+    prep = prepare_cycle(path, ruleset=ruleset, progress=progress, backend=backend)
     prep.previous = _trends.load_previous(prep.ws)  # before the work: a bad path fails fast
     progress("evaluate")
     evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)

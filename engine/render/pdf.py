@@ -395,7 +395,7 @@ def _stop(pool: ProcessPoolExecutor, workers: list) -> None:
 
 def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
                      progress: Progress | None = None, workers: int | None = None,
-                     language: str | None = None) -> list[Path]:
+                     language: str | None = None, backend: str | None = None) -> list[Path]:
     """``merit render``: evaluate the workspace again and replace ``out/pdf`` atomically, in
     *language* (None: the cycle's).
 
@@ -407,7 +407,7 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     from merit.core.scoring import score
 
     progress = progress or (lambda step, fraction=None: None)
-    prep = prepare(workspace, progress=progress)
+    prep = prepare(workspace, progress=progress, backend=backend)
     progress("evaluate")
     evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
     scores = score(evaluation)

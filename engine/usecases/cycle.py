@@ -36,7 +36,8 @@ def _pdf_renderer(pdf: bool, progress: Progress | None, language: str | None = N
 
 
 def run(workspace: Path | str, *, pdf: bool = True, ruleset: str | None = None, by: str | None = None,
-        progress: Progress | None = None, on_wait: OnWait | None = None, language: str | None = None):
+        progress: Progress | None = None, on_wait: OnWait | None = None, language: str | None = None,
+        backend: str | None = None):
     """``merit run``: evaluate the cycle, write ``out/`` (and the PDFs, in *language*; None: the
     cycle's), record the run (merit.cycles.run.RunResult)."""
     from merit.cycles.run import run_cycle
@@ -44,7 +45,7 @@ def run(workspace: Path | str, *, pdf: bool = True, ruleset: str | None = None, 
     root = workspace_root(workspace)
     render = _pdf_renderer(pdf, progress, checked_language(language))
     with writing(root, writes=[root], replaces=[root / "out"], on_wait=on_wait):
-        return run_cycle(root, progress=progress, ruleset=ruleset, render_pdfs=render, by=by)
+        return run_cycle(root, progress=progress, ruleset=ruleset, render_pdfs=render, by=by, backend=backend)
 
 
 def demo(directory: Path | str, *, agents: int = 48, tickets: int | None = None, seed: int = 7,
@@ -67,7 +68,7 @@ def demo(directory: Path | str, *, agents: int = 48, tickets: int | None = None,
 
 def render(workspace: Path | str, *, agents: list[str] | None = None, teams: list[str] | None = None,
            workers: int | None = None, progress: Progress | None = None,
-           on_wait: OnWait | None = None, language: str | None = None) -> list[Path]:
+           on_wait: OnWait | None = None, language: str | None = None, backend: str | None = None) -> list[Path]:
     """``merit render``: the scorecard PDFs again (in *language*; None: the cycle's), replacing
     ``out/pdf`` atomically."""
     from merit.render.pdf import render_workspace
@@ -76,7 +77,7 @@ def render(workspace: Path | str, *, agents: list[str] | None = None, teams: lis
     language = checked_language(language)
     with writing(root, replaces=[root / "out"], on_wait=on_wait):
         return render_workspace(root, agents=agents, teams=teams, progress=progress, workers=workers,
-                                language=language)
+                                language=language, backend=backend)
 
 
 def restore(workspace: Path | str, run_id: int, *, by: str | None = None,

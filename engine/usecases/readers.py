@@ -44,7 +44,7 @@ class CheckReport:
     missing_translations: list = field(default_factory=list)
 
 
-def check(workspace: Path | str, *, progress: Progress | None = None) -> CheckReport:
+def check(workspace: Path | str, *, progress: Progress | None = None, backend: str | None = None) -> CheckReport:
     """``merit check``: validate cycle.yaml, the ruleset, every input table (with the active
     adjustments applied) and the keys the ruleset's strict lookups need, without writing; say
     per table what was read and which metrics its data leaves undefined."""
@@ -54,7 +54,7 @@ def check(workspace: Path | str, *, progress: Progress | None = None) -> CheckRe
     from merit.core.ruleset_words import missing_translations
     from merit.cycles.run import prepare_cycle
 
-    prep = prepare_cycle(workspace, progress=progress)
+    prep = prepare_cycle(workspace, progress=progress, backend=backend)
     check_lookup_keys(prep.plan, prep.tables, prep.ws)
     found = undefined_metrics(prep.plan, prep.tables.tables, prep.tables.absent)
     gaps = {mid: found[mid] for mid in prep.plan.ruleset.metrics if mid in found}  # in the ruleset's order

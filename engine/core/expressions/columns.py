@@ -1,5 +1,5 @@
 """Column mode: an expression compiled to an Ibis expression over a table (a bare name is a
-column), which DuckDB then runs over all records at once.  Every operation whose operands
+column), which the engine then runs over all records at once.  Every operation whose operands
 are all constants folds to the scalar rule, so both modes agree by construction."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from merit.core.backends import portability
 from merit.core.expressions.catalogue import FUNCTIONS, MAX_STRING_LENGTH, ORDERINGS
 from merit.core.expressions.evaluator import Evaluator
 from merit.core.expressions.key_checks import KeyCheck
@@ -60,6 +61,9 @@ class ColumnContext:
     period: tuple[_dt.datetime, _dt.datetime] | None = None  # the cycle as [start, end) naive UTC instants
     # When a list, every strict lookup met while compiling is appended to it (see KeyCheck)
     key_checks: list[KeyCheck] | None = None
+    # The engine the columns run on (an Ibis connection's name); None: that of the expression's
+    # tables (a constant such as period_start() has none)
+    engine: str | None = None
 
 
 def as_filter(value: Any) -> Any:
@@ -183,11 +187,10 @@ class ColumnEvaluator(Evaluator):
         other = a if is_column(a) and kind_of(a) != "empty" else b
         return typed_null(other.type()) if is_column(other) and kind_of(other) != "empty" else typed_null(kind)
 
-    @staticmethod
-    def _power(a: ir.Value, b: ir.Value) -> ir.Value:
+    def _power(self, a: ir.Value, b: ir.Value) -> ir.Value:
         """``a ** b``; as in scalar mode, a negative base to a fractional power and 0 to a
-        negative power are empty (the database gives NaN and infinity)."""
-        power = a ** b
+        negative power are empty (the database gives NaN and infinity, or an error)."""
+        power = portability.power(a, b, self.ctx.engine)
         undefined = (a == 0) & (b < 0)
         if power.type().is_floating():
             undefined = undefined | power.isnan()
@@ -350,7 +353,7 @@ class ColumnEvaluator(Evaluator):
             return scalar_round(x, digits)
         if kind_of(x) == "empty":
             return typed_null("number")
-        return x.round() if digits is None else x.round(digits)
+        return portability.round_number(x, digits, self.ctx.engine)
 
     def between(self, a: Any, b: Any, unit: float) -> Any:
         if not (is_column(a) or is_column(b)):
@@ -367,7 +370,7 @@ class ColumnEvaluator(Evaluator):
         if kind_of(x) == "empty":
             return typed_null("string" if name == "month" else ("date" if name == "date" else "number"))
         if kind_of(x) == "timestamp":
-            x = to_local(x, self.timezone)
+            x = to_local(x, self.timezone, self.ctx.engine)
         if name == "month":
             return x.strftime("%Y-%m")
         if name == "date":

@@ -25,8 +25,8 @@ from merit.core.expressions.validate import is_params_ref
 # What building an operation raises when it refuses the operands: Ibis's own errors (IbisError,
 # and the ValidationError of its signature checks), the plain TypeError/ValueError some Ibis
 # operations raise (a CASE whose keys cannot be compared with the column), and Python's
-# arithmetic on constants (OverflowError).  DuckDB runs nothing here: column mode only builds
-# the query.  Any other exception is a bug of merit's own and keeps its traceback.
+# arithmetic on constants (OverflowError).  No database runs anything here: column mode only
+# builds the query.  Any other exception is a bug of merit's own and keeps its traceback.
 _REFUSED_OPERATION = (IbisError, IbisValidationError, TypeError, ValueError, ArithmeticError)
 
 # The step that checks a function's arguments and applies it, by function name (in_table,

@@ -116,7 +116,8 @@ def _round_half_away(v: float) -> float:
 
 
 def scalar_round(x: Any, digits: int | None) -> Any:
-    """DuckDB's ROUND: round(x * 10**n) half away from zero, / 10**n."""
+    """SQL's ROUND on the embedded engine: round(x * 10**n) half away from zero, / 10**n (column mode
+    gives the same on every engine: merit.core.backends.portability.round_number)."""
     if x is None:
         return None
     if isinstance(x, int):
@@ -170,7 +171,7 @@ def dates_of_strings(x: Any, items: list[Any]) -> list[Any]:
 
 
 def tag_pattern(tag: str) -> str:
-    """A regular expression (Python's and DuckDB's alike) matching *tag* as a whole tag of a
+    """A regular expression (Python's and the databases' alike) matching *tag* as a whole tag of a
     text of tags separated by spaces, commas or semicolons."""
     return r"(^|[\s,;])" + re.escape(tag) + r"($|[\s,;])"
 

@@ -1,5 +1,5 @@
 """Time zones: an instant's local wall-clock time in the cycle's zone, as an Ibis column
-(run by DuckDB) and as a plain Python value; timestamps are stored as naive UTC instants."""
+(run by the engine) and as a plain Python value; timestamps are stored as naive UTC instants."""
 
 from __future__ import annotations
 
@@ -8,20 +8,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from merit.core.backends.portability import wall_clock
 from merit.core.errors import ExpressionError
-
-
-@ibis.udf.scalar.builtin(name="timezone")
-def _as_utc(tz: str, ts: dt.Timestamp()) -> dt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
-    """DuckDB timezone(tz, naive): naive wall clock in tz -> instant."""
-
-
-@ibis.udf.scalar.builtin(name="timezone")
-def _wall_clock(tz: str, ts: dt.Timestamp(timezone="UTC")) -> dt.Timestamp():  # type: ignore[valid-type]
-    """DuckDB timezone(tz, instant): instant -> naive wall clock in tz."""
 
 
 @lru_cache(maxsize=64)
@@ -49,19 +39,19 @@ def constant_offset(name: str) -> int | None:
     return int(offset.total_seconds())
 
 
-def to_local(ts: ir.TimestampValue, timezone: str) -> ir.TimestampValue:
+def to_local(ts: ir.TimestampValue, timezone: str, engine: str | None = None) -> ir.TimestampValue:
     """Naive UTC instant -> naive local wall-clock time in *timezone*.
 
     Zones whose offset is constant (UTC, Asia/Shanghai, ...) compile to
-    ``ts + interval``; others use DuckDB's ``timezone()`` (ICU), which follows
-    daylight-saving changes.
+    ``ts + interval``; others to the engine's conversion, which follows daylight-saving
+    changes (merit.core.backends.portability.wall_clock; *engine*: the name of the connection
+    that runs it, when the expression's tables do not say it).
     """
-    if ts.type().timezone is not None:  # already an instant with a zone
-        return _wall_clock(timezone, ts.cast(dt.Timestamp(timezone="UTC")))
-    offset = constant_offset(timezone)
-    if offset is not None:
-        return ts if offset == 0 else ts + ibis.interval(seconds=offset)
-    return _wall_clock(timezone, _as_utc("UTC", ts))
+    if ts.type().timezone is None:  # (one with a zone is converted by the engine)
+        offset = constant_offset(timezone)
+        if offset is not None:
+            return ts if offset == 0 else ts + ibis.interval(seconds=offset)
+    return wall_clock(ts, timezone, engine)
 
 
 def local_wall_clock(value: _dt.datetime, timezone: str) -> _dt.datetime:

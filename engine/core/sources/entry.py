@@ -25,7 +25,7 @@ class SourceEntry:
 
     table: str
     spec: SourceSpec
-    path: Path
+    path: Path | None  # None: a table of the backend (spec.table)
     doc: YamlDoc
     preset_columns: frozenset[str] = frozenset()  # contract columns mapped by the preset alone
 
@@ -59,10 +59,11 @@ def resolve_sources(root: Path, specs: dict[str, SourceSpec], doc: YamlDoc) -> t
                 f"'{table}' is not a table merit reads{did_you_mean(table, tables)}", file=doc.file,
                 line=pos.line if pos else None, field=f"sources.{table}", expected=f"one of: {', '.join(tables)}"))
             continue
-        entry = SourceEntry(table, spec, root / spec.file, doc)
+        entry = SourceEntry(table, spec, root / spec.file if spec.file is not None else None, doc)
         try:
             entry = _with_preset(entry)
-            entry = SourceEntry(table, entry.spec, _source_path(root, entry), doc, entry.preset_columns)
+            path = _source_path(root, entry) if spec.file is not None else None
+            entry = SourceEntry(table, entry.spec, path, doc, entry.preset_columns)
         except MeritError as err:
             problems.append(err)
             continue

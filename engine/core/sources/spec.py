@@ -87,10 +87,12 @@ def bare_headers(columns):
 class SourceSpec(BaseModel):
     """One entry of `sources:` (a contract table read from the organisation's own file).
 
-    (Issue 14 may add `table:`, an entry that is not a contract table; the keys here stay.)"""
+    `file:` names an export under the workspace; `table:` instead a table or view of the cycle's
+    backend (``schema.name``), read where it is (merit.core.backend_tables)."""
 
     model_config = ConfigDict(extra="forbid")
-    file: str
+    file: str | None = None
+    table: str | None = None
     sheet: str | None = None
     encoding: Literal["auto", "utf-8", "gb18030", "utf-16"] = "auto"
     timestamp_format: str | list[str] | None = None
@@ -98,6 +100,20 @@ class SourceSpec(BaseModel):
     columns: dict[str, ColumnMap] = {}
 
     _headers = field_validator("columns", mode="before")(lambda cls, v: bare_headers(v))
+
+    @model_validator(mode="after")
+    def _file_or_table(self):
+        if (self.file is None) == (self.table is None):
+            raise ValueError("give either 'file' (an export under the workspace) or 'table' (a table or view of "
+                             "the backend, e.g. support.tickets), not both" if self.file else
+                             "give either 'file' (an export under the workspace) or 'table' (a table or view "
+                             "of the backend, e.g. support.tickets)")
+        if self.table is not None and self.sheet is not None:
+            raise ValueError("'sheet' is for Excel workbooks (.xlsx), not for tables")
+        if self.table is not None and not re.fullmatch(r"[^\s.]+(\.[^\s.]+){0,2}", self.table.strip()):
+            raise ValueError(f"'{self.table}' is not a table name: give it as table, schema.table or "
+                             f"catalog.schema.table")
+        return self
 
     @property
     def timestamp_formats(self) -> tuple[str, ...]:

@@ -25,19 +25,23 @@ from merit.core.workspace import Workspace
 
 
 def load_tables(ws: Workspace, con=None, *, limit: int = 50,
-                progress: Callable[[str], Any] | None = None) -> Tables:
-    """Load, type and validate every input table of the workspace *ws*.
+                progress: Callable[[str], Any] | None = None, elsewhere: frozenset[str] = frozenset()) -> Tables:
+    """Load, type and validate every input file of the workspace *ws*, but those of the tables
+    *elsewhere* (loaded by the backend itself, merit.core.backend_tables).
 
     Raises :class:`DataError` (one problem) or :class:`ProblemList` (several,
     at most *limit* shown, with the true total) when the data is bad.
     """
-    _check_required_tables(ws)
+    elsewhere = elsewhere | frozenset(ws.table_sources)
+    _check_required_tables(ws, elsewhere)
     con = _prepared(con, ws.config.timezone)
     result = Tables(con=con)
     loading = _Loading(result, Problems(limit), LocalTime(con, ws.config.period.start, ws.config.period.end),
                        limit)
     try:
         for t_order, (name, schema) in enumerate(contract().tables.items()):
+            if name in elsewhere:
+                continue
             path = ws.tables.get(name)
             if path is None:
                 result.missing.append(name)
@@ -59,8 +63,8 @@ def source_file(ws: Workspace, name: str, path) -> SourceFile:
     return src
 
 
-def _check_required_tables(ws: Workspace) -> None:
-    missing = [t for t in contract().required_tables if t not in ws.tables]
+def _check_required_tables(ws: Workspace, elsewhere: frozenset[str]) -> None:
+    missing = [t for t in contract().required_tables if t not in ws.tables and t not in elsewhere]
     if missing:
         names = " and ".join(missing)
         files = "; ".join(f"{t}.csv, {t}.parquet or {t}.xlsx" for t in missing)

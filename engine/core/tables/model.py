@@ -59,7 +59,7 @@ class Tables:
         arr = np.asarray([rows] if single else list(rows), dtype=np.int64).ravel()
         wanted = arr.tolist()
         src = self.sources[table]
-        if src.format == "parquet":
+        if src.format in ("parquet", "table"):  # (a table's `_row`: its place in key order)
             lines = (arr + 1).tolist()
         elif src.format == "xlsx":
             sheet = self._sheet_rows[table]

@@ -1,0 +1,92 @@
+"""Opening the engine a cycle is evaluated on (cycle.yaml's ``backend:``), as an Ibis connection,
+with its session set the way merit's queries rely on.  A missing extra or an engine that cannot
+be reached is the user's to fix: a :class:`BackendError` naming what to install or which address
+failed (exit 2)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from merit.core.backends import portability
+from merit.core.backends.spec import BackendSpec, without_password
+from merit.core.errors import MeritError
+
+# Spark: ANSI mode (an overflow or a bad cast is an error, as on DuckDB and PostgreSQL, not a
+# silent NULL) and timestamps read and written as UTC instants, as merit stores them.
+SPARK_SESSION = {"spark.sql.ansi.enabled": "true", "spark.sql.session.timeZone": "UTC"}
+
+
+class BackendError(MeritError):
+    """The backend cannot be used: its extra is not installed, or its engine cannot be reached."""
+
+
+def open_backend(spec: BackendSpec, timezone: str):
+    """The Ibis connection of *spec*'s engine (DuckDB: a new in-memory one in *timezone*)."""
+    if spec.kind == "duckdb":
+        from merit.core.tables.connection import connect
+
+        return connect(timezone)
+    con = _spark(spec) if spec.kind == "spark" else _postgres(spec)
+    portability.prepare_session(con)
+    return con
+
+
+def _missing_extra(extra: str, what: str) -> BackendError:
+    return BackendError(f"the {what} backend needs merit's '{extra}' extra, which is not installed",
+                        expected=f"pip install 'merit[{extra}]'")
+
+
+def _spark(spec: BackendSpec):
+    try:
+        import ibis
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise _missing_extra("spark", "Spark") from None
+    builder = SparkSession.builder.appName("merit").config("spark.log.level", "ERROR")
+    builder = builder.remote(spec.connect) if spec.connect else builder.master(spec.spark_master)
+    for key, value in SPARK_SESSION.items():
+        builder = builder.config(key, value)
+    if not spec.connect and spec.spark_master.startswith("local"):
+        # merit keeps nothing in Spark's catalogue: without this, a local session makes
+        # spark-warehouse/ (and Derby's files) in whatever folder merit was started from
+        scratch = Path(tempfile.gettempdir()) / "merit-spark"
+        builder = builder.config("spark.sql.warehouse.dir", str(scratch / "warehouse")).config(
+            "spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch / 'derby'}")
+    try:
+        session = builder.getOrCreate()
+    except ImportError as exc:  # (Spark Connect's client needs grpc, not in the spark extra)
+        raise BackendError(f"Spark Connect needs packages that are not installed: {_first_line(exc)}",
+                           expected="pip install 'pyspark[connect]>=4.0,<4.1'") from None
+    except (PySparkException, Py4JError, OSError) as exc:  # (Java missing, master or server not answering)
+        raise BackendError(f"cannot start or reach Spark at {spec.connect or spec.spark_master}: "
+                           f"{_first_line(exc)}",
+                           expected="a reachable Spark master or Spark Connect server, and Java 17 or later "
+                                    "on this machine (java -version)") from None
+    for key, value in SPARK_SESSION.items():  # (a session that already existed keeps its own settings)
+        session.conf.set(key, value)
+    return ibis.pyspark.connect(session)
+
+
+def _postgres(spec: BackendSpec):
+    try:
+        import ibis
+        import psycopg
+    except ImportError:
+        raise _missing_extra("postgres", "PostgreSQL") from None
+    try:
+        con = ibis.connect(spec.url)
+    except ImportError:
+        raise _missing_extra("postgres", "PostgreSQL") from None
+    except psycopg.Error as exc:
+        raise BackendError(f"cannot connect to PostgreSQL at {without_password(spec.url)}: {_first_line(exc)}",
+                           expected="a reachable PostgreSQL server and a user that may log in") from None
+    con.raw_sql("SET TIME ZONE 'UTC'")
+    return con
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
