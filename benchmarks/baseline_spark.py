@@ -346,26 +346,34 @@ def _cache_plan(spark, phase, phases, cohort: str, fdr_hours: float, has_handoff
 
 
 def _partials_plan(spark, phase, phases, cohort: str, fdr_hours: float, has_handoffs: bool):
-    """No cached cohort: pass 1 the partials (agent x month x channel), pass 2 the quantiles
-    (GROUPING SETS), then every scope and breakdown rolled up from the partials."""
+    """No cached cohort: pass 1 the partials (agent x month x channel, kept in Spark), pass 2 the
+    quantiles (GROUPING SETS, collected), then every scope and breakdown rolled up from the partials.
+    (The quantiles are collected, not cached: Spark did not find a cached ``percentile`` query's
+    result again and recomputed it for every later read.)"""
+    import pandas as pd
+
     spark.sql("CREATE OR REPLACE TEMP VIEW cohort AS " + cohort)
     t0 = phase("partials")
-    spark.sql("CACHE TABLE partials AS " + partials_sql(fdr_hours))
-    n, rows = spark.sql("SELECT sum(tickets), count(*) FROM partials").collect()[0]
+    # (a few rows per agent: in as many partitions as cores, not the 200 of the shuffle that made them)
+    partials = spark.sql(partials_sql(fdr_hours)).coalesce(spark.sparkContext.defaultParallelism).cache()
+    partials.createOrReplaceTempView("partials")
+    n, rows = partials.selectExpr("sum(tickets)", "count(*)").collect()[0]
     phases[f"partials ({rows} rows)"] = time.perf_counter() - t0
     cache_mb = _cached_mb(spark)
 
     t0 = phase("quantiles")
-    spark.sql("CACHE TABLE quantiles AS " + quantiles_sql())
-    spark.sql("SELECT count(*) FROM quantiles").collect()
-    phases["quantiles"] = time.perf_counter() - t0
+    quantiles = spark.sql(quantiles_sql()).toPandas()
+    phases[f"quantiles ({len(quantiles)} rows)"] = time.perf_counter() - t0
 
     t0 = phase("roll up")
-    parts = [scope_query(scope, key, bd_name, bd_col, [m for m in metrics if m not in QUANTILE_METRICS],
-                         fdr_hours, has_handoffs, source="partials")
-             for scope, key in SCOPES for bd_name, bd_col, metrics in BREAKDOWNS]
-    body = "\nUNION ALL\n".join(parts + ["SELECT * FROM quantiles"])
-    result = spark.sql(f"SELECT * FROM ({body})\n{ORDER}").toPandas()
+    body = "\nUNION ALL\n".join(
+        scope_query(scope, key, bd_name, bd_col, [m for m in metrics if m not in QUANTILE_METRICS],
+                    fdr_hours, has_handoffs, source="partials")
+        for scope, key in SCOPES for bd_name, bd_col, metrics in BREAKDOWNS)
+    rolled = spark.sql(f"SELECT * FROM ({body})").toPandas()
+    result = pd.concat([rolled, quantiles], ignore_index=True)
+    result = result.sort_values(["scope", "id", "breakdown", "metric"],
+                                key=lambda c: c.map({"agent": 0, "team": 1, "org": 2}) if c.name == "scope" else c)
     phases["roll up"] = time.perf_counter() - t0
     return result, n, cache_mb
 
