@@ -18,20 +18,6 @@ pytestmark = pytest.mark.backends
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_spark_session_is_local_ansi_utc_and_answers_through_ibis(spark_session):
-    import ibis
-
-    conf = spark_session.conf
-    assert (conf.get("spark.sql.ansi.enabled"), conf.get("spark.sql.session.timeZone")) == ("true", "UTC")
-    assert spark_session.sparkContext.master == "local[2]"
-    # managed tables go to a temporary folder, never into the checkout (a second run would fail)
-    assert conf.get("spark.sql.warehouse.dir").removeprefix("file:").startswith(tempfile.gettempdir())
-    con = ibis.pyspark.connect(spark_session)
-    t = ibis.memtable({"agent": ["a", "a", "b"], "hours": [1.5, 2.5, 4.0]})
-    got = con.execute(t.group_by("agent").agg(total=t.hours.sum(), n=t.count()).order_by("agent"))
-    assert got.to_dict("list") == {"agent": ["a", "b"], "total": [4.0, 4.0], "n": [2, 1]}
-
-
 def test_postgres_server_is_local_and_answers_through_ibis_as_an_ordinary_role(postgres_url):
     import ibis
 

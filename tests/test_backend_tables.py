@@ -222,23 +222,3 @@ def test_postgres_tables_native_and_text(tmp_path, postgres_url):
 
 
 # ------------------------------------------------------------------ Spark
-
-
-@pytest.mark.backends
-def test_spark_reads_files_and_tables_itself(tmp_path, spark_session):
-    import ibis
-
-    con = ibis.pyspark.connect(spark_session)
-    ws = _workspace(tmp_path / "files", "", copy_data=True)
-    tables = Tables(con=con)
-    load_backend_tables(ws, con, tables, set(SERVICE))
-    _same_as_file_loader(tables, load_tables(open_workspace(FIXTURE)), SERVICE)
-
-    def create(c, name, table):
-        rows = table.to_pylist()
-        from pyspark.sql.types import StringType, StructField, StructType
-
-        schema = StructType([StructField(f, StringType()) for f in table.column_names])
-        spark_session.createDataFrame(rows, schema).createOrReplaceTempView(f"bt_{name}")
-
-    _check_bad(tmp_path / "bad", con, create, lambda n: f"bt_{n}")

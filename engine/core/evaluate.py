@@ -10,7 +10,6 @@ those small frames, vectorised.  Nothing here loops over records.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 
 import ibis
 import numpy as np
@@ -66,13 +65,18 @@ class Evaluator(CohortBuilder):
                 table_metrics.setdefault(cm.table, []).append(cm)
 
         results: dict[tuple[str, str | None], list[pd.DataFrame]] = {}
-        # (tables one after the other, or at once where the engine gains from it: see run_all)
-        tasks = [partial(self._table_results, tname, metrics) for tname, metrics in table_metrics.items()]
-        for parts in portability.run_all(self.tables.con, tasks):
-            for key, df in parts:
-                results.setdefault(key, []).append(df)
-        self.cohort_sizes = {t: self.cohort_sizes[t] for t in table_metrics if t in self.cohort_sizes}
-        self.aggregates = {t: self.aggregates[t] for t in table_metrics if t in self.aggregates}
+        for tname, metrics in table_metrics.items():
+            self.progress(f"table {tname}")
+            agg = self._table_aggregates(tname, metrics)
+            # a breakdown by a dimension that reads an absent column has no rows
+            breakdowns = {b for cm in metrics for b in cm.breakdowns if not self.absent_dimension(tname, b)}
+            for breakdown in (None,) + tuple(sorted(breakdowns)):
+                relevant = [cm for cm in metrics if breakdown is None or breakdown in cm.breakdowns]
+                for scope in ("agent", "team", "org"):
+                    wanted = [cm for cm in relevant if scope in cm.scopes]
+                    if wanted:
+                        df = self._group(agg, scope, breakdown, wanted)
+                        results.setdefault((scope, breakdown), []).append(df)
 
         frames = self._assemble(results, table_metrics)
         self._formulas(frames)
@@ -80,21 +84,6 @@ class Evaluator(CohortBuilder):
         lists = self._lists()
         return Evaluation(plan=plan, frames=frames, roster=self.roster, notes=self.notes,
                           cohort_sizes=self.cohort_sizes, lists=lists, constants=self.constants)
-
-    def _table_results(self, tname: str, metrics: list[CompiledMetric]) -> list[tuple[tuple, pd.DataFrame]]:
-        """((scope, breakdown), metrics of table *tname* per scope id) for every scope and breakdown."""
-        self.progress(f"table {tname}")
-        agg = self._table_aggregates(tname, metrics)
-        # a breakdown by a dimension that reads an absent column has no rows
-        breakdowns = {b for cm in metrics for b in cm.breakdowns if not self.absent_dimension(tname, b)}
-        found = []
-        for breakdown in (None,) + tuple(sorted(breakdowns)):
-            relevant = [cm for cm in metrics if breakdown is None or breakdown in cm.breakdowns]
-            for scope in ("agent", "team", "org"):
-                wanted = [cm for cm in relevant if scope in cm.scopes]
-                if wanted:
-                    found.append(((scope, breakdown), self._group(agg, scope, breakdown, wanted)))
-        return found
 
     def _table_aggregates(self, tname: str, metrics: list[CompiledMetric]) -> TableAggregates:
         cfg = self.plan.tables.get(tname)
@@ -136,18 +125,33 @@ class Evaluator(CohortBuilder):
             for scope in spec.scopes:
                 if scope in cm.scopes:
                     groups.setdefault((cm.table, spec.by), {}).setdefault(scope, []).append(lid)
-        con = self.tables.con
-
-        def grouping(table, by, scopes):
+        ranked = []
+        for (table, by), scopes in groups.items():
             metrics = list({specs[lid].metric: self.plan.metrics[specs[lid].metric]
                             for lids in scopes.values() for lid in lids}.values())
-            return self.aggregates[table].listed(by, list(scopes), metrics)
-
-        grouped = portability.run_all(con, [partial(grouping, table, by, scopes)
-                                            for (table, by), scopes in groups.items()])
-        parts = portability.run_all(con, [partial(self._top, specs[lid], lid, scope, by, per_scope[scope])
-                                          for ((_table, by), scopes), per_scope in zip(groups.items(), grouped)
-                                          for scope, lids in scopes.items() for lid in lids])
+            grouped_by_scope = self.aggregates[table].listed(by, list(scopes), metrics)
+            ranked += [(table, by, scope, lids, grouped_by_scope[scope]) for scope, lids in scopes.items()]
+        parts = []
+        for table, by, scope, lids, grouped in ranked:
+            scope_key = SCOPE_KEY[scope]
+            for lid in lids:
+                spec = specs[lid]
+                cm = self.plan.metrics[spec.metric]
+                mid = cm.id
+                if cm.agg == "ratio":
+                    den = grouped[f"{mid}__den"].cast("float64")
+                    value = grouped[f"{mid}__num"].cast("float64") / den.nullif(0)
+                else:
+                    value = grouped[f"{mid}__v"].cast("float64")
+                counted = grouped.mutate(_value=value)
+                counted = counted.filter(counted._value.notnull() & (counted[f"{mid}__n"] >= max(spec.min_n, 1)))
+                df = portability.execute(self.tables.con, portability.top_per_group(
+                    counted, counted[scope_key] if scope_key else ibis.literal("org"), counted[f"_dim_{by}"],
+                    counted._value, counted[f"{mid}__n"], spec.top, spec.order == "desc"))
+                out = pd.DataFrame({"scope": scope, "id": df["_id"].astype(str), "list": lid,
+                                    "rank": df["rank"].astype("int64"), "key": df["key"].astype(str),
+                                    "value": df["value"].astype("float64"), "n": df["n"].astype("int64")})
+                parts.append(out)
         if not parts:
             return pd.DataFrame(columns=LIST_COLUMNS)
         scope_rank = {"agent": 0, "team": 1, "org": 2}
@@ -156,24 +160,6 @@ class Evaluator(CohortBuilder):
         order = {lid: i for i, lid in enumerate(self.plan.ruleset.lists)}
         lists["_l"] = lists["list"].map(order)
         return lists.sort_values(["_s", "id", "_l", "rank"], kind="stable").drop(columns=["_s", "_l"]).reset_index(drop=True)
-
-    def _top(self, spec, lid: str, scope: str, by: str, grouped: ibis.Table) -> pd.DataFrame:
-        """The rows of list *lid* at *scope*, from *grouped* (its metric per scope id and value of *by*)."""
-        cm = self.plan.metrics[spec.metric]
-        mid, scope_key = cm.id, SCOPE_KEY[scope]
-        if cm.agg == "ratio":
-            den = grouped[f"{mid}__den"].cast("float64")
-            value = grouped[f"{mid}__num"].cast("float64") / den.nullif(0)
-        else:
-            value = grouped[f"{mid}__v"].cast("float64")
-        counted = grouped.mutate(_value=value)
-        counted = counted.filter(counted._value.notnull() & (counted[f"{mid}__n"] >= max(spec.min_n, 1)))
-        df = portability.execute(self.tables.con, portability.top_per_group(
-            counted, counted[scope_key] if scope_key else ibis.literal("org"), counted[f"_dim_{by}"],
-            counted._value, counted[f"{mid}__n"], spec.top, spec.order == "desc"))
-        return pd.DataFrame({"scope": scope, "id": df["_id"].astype(str), "list": lid,
-                             "rank": df["rank"].astype("int64"), "key": df["key"].astype(str),
-                             "value": df["value"].astype("float64"), "n": df["n"].astype("int64")})
 
     def undefined(self) -> dict[str, str]:
         """Metric id -> why the workspace's data leaves it undefined everywhere (a table or a

@@ -5,6 +5,7 @@ failed (exit 2)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def _spark(spec: BackendSpec):
         scratch = Path(tempfile.gettempdir()) / "merit-spark"
         builder = builder.config("spark.sql.warehouse.dir", str(scratch / "warehouse")).config(
             "spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch / 'derby'}")
+        # in local mode the driver does all the work: Spark's 1g runs out of memory at 10 million
+        # tickets (docs/performance.md); 4g suffices there
+        builder = builder.config("spark.driver.memory", os.environ.get("MERIT_SPARK_DRIVER_MEMORY", "4g"))
     try:
         session = builder.getOrCreate()
     except ImportError as exc:  # (Spark Connect's client needs grpc, not in the spark extra)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -27,8 +25,6 @@ from merit.core.errors import MeritError
 
 DUCKDB, SPARK, POSTGRES = "duckdb", "pyspark", "postgres"
 _names = itertools.count(1)
-T = TypeVar("T")
-SPARK_QUERIES_AT_ONCE = 3
 
 
 def engine(obj) -> str:
@@ -104,7 +100,7 @@ def materialise(con, name: str, expr: ibis.Table) -> ibis.Table:
         return con.table(unique)
     if kind == POSTGRES:
         table = con.create_table(unique, expr, temp=True)
-        con.raw_sql(f'ANALYZE "{unique}"')
+        con.raw_sql(f'ANALYZE "{unique}"').close()  # (planner statistics for the joins that read it)
         return table
     raise MeritError(f"merit cannot evaluate on the '{kind}' engine", expected="duckdb, spark or postgres")
 
@@ -113,19 +109,6 @@ def execute(con, expr: ir.Expr) -> pd.DataFrame:
     """*expr* computed on the run's connection (never on Ibis's default backend, which an
     expression over in-memory tables alone would silently use)."""
     return con.execute(expr)
-
-
-def run_all(con, tasks: list[Callable[[], T]]) -> list[T]:
-    """The results of *tasks* (functions that query *con*), in their order.
-
-    Spark: several at once (a query of a small table spends most of its time in the driver,
-    planning and compiling, while the executors wait; another query's tasks use them); the
-    other engines answer one query at a time on a connection: one after the other."""
-    if con.name != SPARK or len(tasks) < 2:
-        return [task() for task in tasks]
-    with ThreadPoolExecutor(max_workers=SPARK_QUERIES_AT_ONCE, thread_name_prefix="merit-spark") as pool:
-        futures = [pool.submit(task) for task in tasks]
-        return [future.result() for future in futures]
 
 
 # ----------------------------------------------------------- exact sums

@@ -23,7 +23,7 @@ from merit.core.backends import portability
 from merit.core.tables import Tables
 
 _copies = itertools.count(1)
-_COPY_BLOCK = 1 << 22  # bytes of CSV handed to COPY at a time
+_BATCH_ROWS = 100_000  # rows written as CSV and handed to COPY at a time
 
 
 def stage(tables: Tables, con) -> Tables:
@@ -37,14 +37,14 @@ def stage(tables: Tables, con) -> Tables:
     if copy is None:
         raise ValueError(f"cannot copy tables to the '{con.name}' engine")
     run = next(_copies)
-    staged = {}
-    for name, table in tables.tables.items():
-        arrow = tables.con.to_pyarrow(table)
-        staged[name] = copy(con, f"_merit{run}_{name}", arrow, table.schema())
+    staged = {name: copy(con, f"_merit{run}_{name}", table, tables.con) for name, table in tables.tables.items()}
     return dataclasses.replace(tables, con=con, tables=staged)
 
 
-def _to_spark(con, name: str, arrow: pa.Table, schema: ibis.Schema) -> ibis.Table:
+def _to_spark(con, name: str, table: ibis.Table, loaded) -> ibis.Table:
+    """*table* of the file loader's DuckDB (*loaded*) as a temporary view *name* of *con*'s session
+    (Spark takes the data from the driver as one Arrow table)."""
+    arrow = loaded.to_pyarrow(table)
     # An instant marked UTC is read as one whatever the driver's local zone is.
     columns = [pc.cast(col, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(col.type) else col
                for col in arrow.columns]
@@ -54,32 +54,28 @@ def _to_spark(con, name: str, arrow: pa.Table, schema: ibis.Schema) -> ibis.Tabl
     return con.table(name)
 
 
-def _to_postgres(con, name: str, arrow: pa.Table, schema: ibis.Schema) -> ibis.Table:
-    con.create_table(name, schema=schema, temp=True)
-    text = io.BytesIO()
-    pacsv.write_csv(_postgres_text(arrow), text,
-                    pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+def _to_postgres(con, name: str, table: ibis.Table, loaded) -> ibis.Table:
+    """*table* of the file loader's DuckDB (*loaded*) as a temporary table *name* of *con*."""
+    con.create_table(name, schema=table.schema(), temp=True)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
     quoted = f'"{name}"'
-    with con.con.cursor() as cur:
-        with cur.copy(f"COPY {quoted} FROM STDIN (FORMAT csv)") as copy:
-            view = text.getbuffer()
-            for start in range(0, len(view), _COPY_BLOCK):
-                copy.write(view[start:start + _COPY_BLOCK])
-            view.release()
-    con.raw_sql(f"ANALYZE {quoted}")
+    with con.con.cursor() as cur, cur.copy(f"COPY {quoted} FROM STDIN (FORMAT csv)") as copy:
+        # batch by batch: the table is never whole in this process's memory, nor its CSV text
+        for batch in loaded.con.sql(loaded.compile(table)).to_arrow_reader(_BATCH_ROWS):
+            text = io.BytesIO()
+            pacsv.write_csv(_postgres_text(batch), text, options)
+            copy.write(text.getbuffer())
+    con.raw_sql(f"ANALYZE {quoted}").close()
     return con.table(name)
 
 
-def _postgres_text(arrow: pa.Table) -> pa.Table:
-    """*arrow* with what CSV cannot carry as PostgreSQL reads it: lists as array literals
-    (``{"a","b"}``), floats as their shortest exact text."""
-    columns = []
-    for col in arrow.columns:
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-            col = _array_literals(col)
-        columns.append(col)
-    return pa.Table.from_arrays(columns, names=arrow.column_names)
+def _postgres_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """*batch* with what CSV cannot carry as PostgreSQL reads it: lists as array literals
+    (``{"a","b"}``).  (Arrow writes floats as their shortest exact text, booleans as true and
+    false, timestamps in ISO 8601, an empty text quoted and a NULL not.)"""
+    columns = [_array_literals(col) if pa.types.is_list(col.type) or pa.types.is_large_list(col.type) else col
+               for col in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _array_literals(col: pa.Array) -> pa.Array:
