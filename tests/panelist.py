@@ -15,8 +15,8 @@ def fill_xlsx(src: Path, dest: Path, grades: dict[str, str], comments: dict[str,
     from openpyxl import load_workbook
 
     wb = load_workbook(src)
-    sh = wb["Grading"]
-    head = [c.value for c in sh[1]]
+    sh = wb.worksheets[0]  # (the grading sheet, whatever its language calls it)
+    head = column_ids_of([c.value for c in sh[1]])
     gi, ii, ci = head.index("grade") + 1, head.index("item_id") + 1, head.index("comment") + 1
     for r in range(2, sh.max_row + 1):
         item = sh.cell(row=r, column=ii).value
@@ -29,6 +29,19 @@ def fill_xlsx(src: Path, dest: Path, grades: dict[str, str], comments: dict[str,
                 cell.data_type = "s"
     dest.parent.mkdir(parents=True, exist_ok=True)
     wb.save(dest)
+
+
+def column_ids_of(titles: list) -> list:
+    """A sheet's column titles (in whichever language it was issued) as merit's column ids."""
+    from merit.panel.sheets import column_ids
+
+    known = column_ids()
+    return [known.get(str(t).strip().lower(), t) if t is not None else t for t in titles]
+
+
+def read_sheet_csv(path: Path) -> list[dict]:
+    """A CSV grading sheet's rows, keyed by column id."""
+    return [dict(zip(column_ids_of(list(r)), r.values())) for r in read_csv(path)]
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -48,7 +61,8 @@ def fill_csv(src: Path, dest: Path, grades: dict[str, str]) -> None:
     """The CSV sheet: grades typed in (by item_id), saved as *dest*."""
     rows = read_csv(src)
     header = list(rows[0].keys())
+    ids = dict(zip(column_ids_of(header), header))
     for r in rows:
-        if r["item_id"] in grades:
-            r["grade"] = grades[r["item_id"]]
+        if r[ids["item_id"]] in grades:
+            r[ids["grade"]] = grades[r[ids["item_id"]]]
     write_csv(dest, rows, header)

@@ -236,7 +236,7 @@ def test_panel_sheets_in_chinese_are_collected(tmp_path):
     assert sorted((g["item_id"], g["panelist"], g["grade"]) for g in grades) == sorted((i, "E1", "A") for i in items)
 
 
-def test_panel_sheets_in_english_keep_the_ids(tmp_path):
+def test_panel_sheets_in_english_have_titles_not_ids(tmp_path):
     from openpyxl import load_workbook
 
     from merit.usecases import panel_assign
@@ -248,6 +248,10 @@ def test_panel_sheets_in_english_keep_the_ids(tmp_path):
     panel_assign(ws, language="en")
     wb = load_workbook(ws / "panel" / "sheets" / "E1.xlsx")
     assert wb.sheetnames == ["Grading", "Rubric"]
-    assert [c.value for c in wb["Grading"][1]][:3] == ["panelist", "item_id", "kind"]
+    assert [c.value for c in wb["Grading"][1]][:3] == ["Panelist", "Item id", "Kind"]
     assert wb["Rubric"]["A1"].value.startswith("Grading sheet of 专家一")
-    fill_xlsx  # (tests/panelist.py fills English sheets by these ids)
+    # a returned sheet's columns are found by their titles in either language, or by the ids
+    from merit.panel.sheets import column_ids
+
+    known = column_ids()
+    assert (known["item id"], known["check (do not change)"], known["item_id"]) == ("item_id", "check", "item_id")

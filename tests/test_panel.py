@@ -276,7 +276,8 @@ def test_sheets_content_and_determinism(tmp_path):
     wb = load_workbook(sheets / "E1.xlsx")
     sh = wb["Grading"]
     head = [c.value for c in sh[1]]
-    assert head == ["panelist", "item_id", "kind", "title", "published_on", "grade", "comment", "check"]  # blind
+    assert head == ["Panelist", "Item id", "Kind", "Title", "Published on", "Grade", "Comment",
+                    "Check (do not change)"]  # blind: no authors
     dv = sh.data_validations.dataValidation
     assert len(dv) == 1 and dv[0].formula1 == '"S,A,B,C"' and str(dv[0].sqref) == f"F2:F{sh.max_row}"
     assert sh.column_dimensions["H"].hidden and sh.protection.sheet

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from merit.cli.main import app
 
 from .conftest import FIXTURES
-from .panelist import fill_xlsx
+from .panelist import column_ids_of, fill_xlsx
 
 runner = CliRunner()
 
@@ -81,6 +81,12 @@ def raw_rows(path: Path) -> list[list[str]]:
 def raw_dicts(path: Path) -> list[dict]:
     rows = raw_rows(path)
     return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def sheet_dicts(path: Path) -> list[dict]:
+    """A CSV grading sheet's raw fields, keyed by column id (its titles are in the sheet's language)."""
+    rows = raw_rows(path)
+    return [dict(zip(column_ids_of(rows[0]), r)) for r in rows[1:]]
 
 
 def assert_no_formula_field(path: Path) -> int:
@@ -317,7 +323,7 @@ def test_panel_sheets_store_titles_as_text_and_comments_round_trip(tmp_path):
         assert not [v for v, t in cells.items() if t == "f"], path.name
         assert_no_formula_field(path.with_suffix(".csv"))
     assert seen_titles == {EVIL_LINK, EVIL_AT, "-1+1", "-K04"}  # every hostile value was issued, as text
-    twin_titles = {r["item_id"]: r["title"] for p in sheets.glob("*.csv") for r in raw_dicts(p)}
+    twin_titles = {r["item_id"]: r["title"] for p in sheets.glob("*.csv") for r in sheet_dicts(p)}
     assert twin_titles["K05"] == "'" + EVIL_LINK and twin_titles["'-K04"] == "鉴权失败常见问题"
 
     a = assigned(ws)
@@ -327,7 +333,7 @@ def test_panel_sheets_store_titles_as_text_and_comments_round_trip(tmp_path):
     assert {"K05", "-K04"} <= set(e1) & set(e2), a
     fill_xlsx(sheets / "E3.xlsx", ret / "E3.xlsx", {i: "A" for i in e1}, {e1[0]: COMMENT})
     rows = raw_rows(sheets / "A1.csv")
-    head = rows[0]
+    head = column_ids_of(rows[0])
     for r in rows[1:]:
         r[head.index("grade")] = "B"
         r[head.index("comment")] = COMMENT  # as the panelist wrote it: no quote
@@ -378,7 +384,7 @@ def test_panel_sheets_store_titles_as_text_and_comments_round_trip(tmp_path):
     for name in ("E3", "A1"):
         assert text_cells(sheets / f"{name}.xlsx").get(COMMENT) == "s"
         assert worksheet_formulas(sheets / f"{name}.xlsx") == []
-    twin = {unquoted(r["item_id"]): r for r in raw_dicts(sheets / "E3.csv")}
+    twin = {unquoted(r["item_id"]): r for r in sheet_dicts(sheets / "E3.csv")}
     assert twin[e1[0]]["comment"] == "'" + COMMENT and twin["K05"]["comment"] == ""
 
     # the re-issued twin, returned as it is, is the same grades: nothing changes, not a byte

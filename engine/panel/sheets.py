@@ -66,17 +66,16 @@ GRADING_SHEET = N_("Grading")  # the sheets' English names; sheet_titles gives t
 RUBRIC_SHEET = N_("Rubric")
 
 
-# The column titles a panelist reads in a language other than English (English shows the ids).
+# The column titles a panelist reads; a returned sheet's columns are found by these titles in any
+# language merit ships, or by the ids themselves (column_ids).
 COLUMN_TITLES = {"panelist": N_("Panelist"), "item_id": N_("Item id"), "kind": N_("Kind"), "title": N_("Title"),
                  "authors": N_("Authors"), "published_on": N_("Published on"), "grade": N_("Grade"),
                  "comment": N_("Comment"), "check": N_("Check (do not change)")}
 
 
 def column_title(column: str, language: str | None) -> str:
-    """The title of a sheet's column in *language*: the id in English, else the catalogue's."""
-    if check_language(language) == DEFAULT_LANGUAGE:
-        return column
-    return gettext_for(language)(COLUMN_TITLES[column])
+    """The title of a sheet's column in *language* (the catalogue's; English: its own words)."""
+    return gettext_for(check_language(language))(COLUMN_TITLES[column])
 
 
 def sheet_titles(language: str | None) -> tuple[str, str]:
