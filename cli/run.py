@@ -91,6 +91,8 @@ def check(workspace: Path = typer.Argument(..., help="The workspace folder (with
         with progress_bar() as bar:
             report = usecases.check(workspace, progress=bar, backend=backend)
     out.print(f"{report.cycle}: all checks passed", markup=False)
+    if report.backend:
+        out.print(fill(f"validated on {report.backend}", width=80, subsequent_indent="  "), markup=False)
     unused = [t.name for t in report.tables if t.file is None and not t.undefined]
     for t in report.tables:
         if t.name not in unused:

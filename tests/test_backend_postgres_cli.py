@@ -70,6 +70,7 @@ def test_tickets_in_a_table_give_the_files_of_a_duckdb_run(postgres_url, duckdb_
     report = run_merit("check", ws)
     assert report.returncode == 0 and "tickets: table support.tickets" in report.stdout
     assert "22 rows read, 20 in the period (by created_at)" in report.stdout
+    assert f"validated on postgres ({postgres_url})" in report.stdout
 
     # the same rows again: the same checksum; one value changed: another
     again = run_merit("run", ws, "--no-pdf")

@@ -42,6 +42,7 @@ class CheckReport:
     # the ruleset's texts given in one language only (merit.core.ruleset_words.MissingTranslation:
     # path, present language, file and line): readers of the other language see them untranslated
     missing_translations: list = field(default_factory=list)
+    backend: str | None = None  # the engine the tables were validated on, when not the embedded DuckDB
 
 
 def check(workspace: Path | str, *, progress: Progress | None = None, backend: str | None = None) -> CheckReport:
@@ -64,7 +65,8 @@ def check(workspace: Path | str, *, progress: Progress | None = None, backend: s
         missing=sorted(prep.tables.missing),
         ruleset=prep.loaded.ruleset.name, ruleset_files=list(prep.loaded.files),
         metrics=len(prep.plan.metrics), kpis=len(prep.plan.ruleset.scoring.kpis),
-        missing_translations=missing_translations(prep.loaded.ruleset, prep.loaded))
+        missing_translations=missing_translations(prep.loaded.ruleset, prep.loaded),
+        backend=prep.backend.where() if prep.backend.kind != "duckdb" else None)
 
 
 def _table_rows(prep, name: str, gaps: dict) -> TableRows:
