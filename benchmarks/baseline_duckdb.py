@@ -31,7 +31,7 @@ import duckdb
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import read_cycle  # noqa: E402
+from _common import BREAKDOWNS, NEEDS, SCOPES, aggregates, metric_sql, ratio, read_cycle  # noqa: E402
 
 
 def sql_str(s: str) -> str:
@@ -73,76 +73,11 @@ def typed(name: str, kind: str, types: dict[str, str]) -> str:
     }[kind]
 
 
-# Aggregates over the cohort (one row per ticket).  Missing values are NULL
-# and drop out of FILTERs, counts and means, as SQL does by itself.
-AGGREGATES = {
-    "tickets": "count(*)",
-    "fdr_hit": "count(*) FILTER (WHERE dts_h <= {fdr_hours})",   # unresolved: dts_h NULL, not within
-    "resolved": "count(*) FILTER (WHERE is_resolved)",
-    "fcr_hit": "count(*) FILTER (WHERE is_resolved AND reopened = 0)",
-    "rated": "count(rating)",
-    "good": "count(*) FILTER (WHERE rating = 'good')",
-    "bad": "count(*) FILTER (WHERE rating = 'bad')",
-    "bad_product": "count(*) FILTER (WHERE rating = 'bad' AND cause = 'product')",
-    "escalated": "count(*) FILTER (WHERE escalated)",
-    "not_product": "count(*) FILTER (WHERE NOT product_issue)",
-    "escalated_not_product": "count(*) FILTER (WHERE escalated AND NOT product_issue)",
-    "dts_n": "count(dts_h)",
-    "dts_avg": "avg(dts_h)",
-    "dts_q": "quantile_cont(dts_h, [0.5, 0.8])",          # one sort for both quantiles
-    "handed_off": "count(*) FILTER (WHERE has_handoff)",
-    "fr_n": "count(fr_min)",
-    "fr_avg": "avg(fr_min)",
-    "aht_n": "count(handle_minutes) FILTER (WHERE is_resolved)",
-    "aht_avg": "avg(handle_minutes) FILTER (WHERE is_resolved)",
-    "wait_n": "count(wait_seconds)",
-    "wait_max": "max(wait_seconds)",
-    "csat_n": "count(csat)",
-    "csat_avg": "avg(csat)",
-}
+AGGREGATES = aggregates(fdr_hit="count(*) FILTER (WHERE dts_h <= {fdr_hours})",  # unresolved: dts_h NULL
+                        dts_q="quantile_cont(dts_h, [0.5, 0.8])")  # one sort for both quantiles
 
 
-def ratio(num: str, den: str) -> str:
-    return f"CAST({num} AS DOUBLE) / nullif({den}, 0)"
-
-
-# metric id -> (value, n), over the aggregate columns above
-METRIC_SQL = {
-    "tickets": ("tickets", "tickets"),
-    "fdr": (ratio("fdr_hit", "tickets"), "tickets"),
-    "fcr": (ratio("fcr_hit", "resolved"), "resolved"),
-    "rating_rate": (ratio("rated", "tickets"), "tickets"),
-    "good_rate": (ratio("good", "rated"), "rated"),
-    "bad_rate": (ratio("bad", "rated"), "rated"),
-    "bad_rate_service": (ratio("bad - bad_product", "rated - bad_product"), "rated - bad_product"),
-    "independent_closure": ("1 - " + ratio("escalated", "tickets"), "tickets"),
-    "independent_closure_narrow": ("1 - " + ratio("escalated_not_product", "not_product"), "not_product"),
-    "dts_avg_hours": ("dts_avg", "dts_n"),
-    "dts_p50_hours": ("dts_q[1]", "dts_n"),
-    "dts_p80_hours": ("dts_q[2]", "dts_n"),
-    "handoff_rate": ("{handoff_rate}", "tickets"),
-    "first_response_avg_minutes": ("fr_avg", "fr_n"),
-    "aht_minutes": ("aht_avg", "aht_n"),
-    "longest_wait_minutes": ("wait_max / 60.0", "wait_n"),
-    "csat_avg": ("csat_avg", "csat_n"),
-}
-NEEDS = {  # aggregate columns each metric reads
-    "tickets": ["tickets"], "fdr": ["fdr_hit", "tickets"], "fcr": ["fcr_hit", "resolved"],
-    "rating_rate": ["rated", "tickets"], "good_rate": ["good", "rated"], "bad_rate": ["bad", "rated"],
-    "bad_rate_service": ["bad", "bad_product", "rated"], "independent_closure": ["escalated", "tickets"],
-    "independent_closure_narrow": ["escalated_not_product", "not_product"],
-    "dts_avg_hours": ["dts_avg", "dts_n"], "dts_p50_hours": ["dts_q", "dts_n"],
-    "dts_p80_hours": ["dts_q", "dts_n"], "handoff_rate": ["handed_off", "tickets"],
-    "first_response_avg_minutes": ["fr_avg", "fr_n"], "aht_minutes": ["aht_avg", "aht_n"],
-    "longest_wait_minutes": ["wait_max", "wait_n"], "csat_avg": ["csat_avg", "csat_n"],
-}
-
-SCOPES = [("agent", "assignee"), ("team", "team"), ("org", "'org'")]
-BREAKDOWNS = [
-    ("", None, list(METRIC_SQL)),
-    ("month", "month", ["tickets", "first_response_avg_minutes", "csat_avg", "aht_minutes"]),
-    ("channel", "channel", ["tickets", "fdr"]),
-]
+METRIC_SQL = metric_sql(first_index=1, sixty="60.0")
 
 
 def scope_query(scope: str, key: str, bd_name: str, bd_col: str | None, metrics: list[str],

@@ -178,9 +178,11 @@ def test_many_rows_one_problem_with_count_and_first_keys(tmp_path):
 def test_a_source_names_a_file_or_a_table(tmp_path):
     for sources, words in (("  tickets: {file: a.csv, table: x.tickets}\n", "not both"),
                            ("  tickets: {encoding: auto}\n", "give either 'file'"),
-                           ("  tickets: {table: 'two words'}\n", "is not a table name")):
+                           ("  tickets: {table: 'two words'}\n", "is not a table name"),
+                           ("  tickets: {table: 't;DROP/**/TABLE/**/x'}\n", "'t;DROP/**/TABLE/**/x' is not a table"),
+                           ("  tickets: {table: 'a`.b'}\n", "'a`.b' is not a table name")):
         with pytest.raises(MeritError) as info:
-            _workspace(tmp_path / str(len(words)), sources)
+            _workspace(tmp_path / str(abs(hash(sources))), sources)
         assert words in info.value.format()
 
 

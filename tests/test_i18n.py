@@ -200,16 +200,24 @@ per_item: 2
 """
 
 
-def test_panel_sheets_in_chinese_are_collected(tmp_path):
-    from openpyxl import load_workbook
-
-    from merit.usecases import panel_assign, panel_collect
+def _sheets_issued(tmp_path: Path, language: str) -> Path:
+    """The full fixture with PANEL and no grades yet, its grading sheets issued in *language*."""
+    from merit.usecases import panel_assign
 
     ws = tmp_path / "ws"
     shutil.copytree(FIXTURES / "full_ws", ws)
     (ws / "panel.yaml").write_text(PANEL, encoding="utf-8")
     (ws / "data" / "grades.csv").unlink()
-    panel_assign(ws, language="zh-CN")
+    panel_assign(ws, language=language)
+    return ws
+
+
+def test_panel_sheets_in_chinese_are_collected(tmp_path):
+    from openpyxl import load_workbook
+
+    from merit.usecases import panel_collect
+
+    ws = _sheets_issued(tmp_path, "zh-CN")
     wb = load_workbook(ws / "panel" / "sheets" / "E1.xlsx")
     assert wb.sheetnames == ["评分", "评分标准"]
     head = [c.value for c in wb["评分"][1]]
@@ -221,15 +229,7 @@ def test_panel_sheets_in_chinese_are_collected(tmp_path):
 
     # the panelist types grades into the Chinese sheet: collected like an English one
     items = [r["item_id"] for r in read_csv(ws / "panel" / "assignments.csv") if r["panelist"] == "E1"][:2]
-    src, dest = ws / "panel" / "sheets" / "E1.xlsx", ws / "panel" / "returned" / "E1.xlsx"
-    wb = load_workbook(src)
-    sh = wb["评分"]
-    grade_col, item_col = head.index("等级") + 1, head.index("条目编号") + 1
-    for r in range(2, sh.max_row + 1):
-        if sh.cell(r, item_col).value in items:
-            sh.cell(r, grade_col).value = "A"
-    dest.parent.mkdir(parents=True)
-    wb.save(dest)
+    fill_xlsx(ws / "panel" / "sheets" / "E1.xlsx", ws / "panel" / "returned" / "E1.xlsx", {i: "A" for i in items})
     result = panel_collect(ws)
     assert result.added == 2
     grades = read_csv(ws / "data" / "grades.csv")
@@ -239,13 +239,7 @@ def test_panel_sheets_in_chinese_are_collected(tmp_path):
 def test_panel_sheets_in_english_have_titles_not_ids(tmp_path):
     from openpyxl import load_workbook
 
-    from merit.usecases import panel_assign
-
-    ws = tmp_path / "ws"
-    shutil.copytree(FIXTURES / "full_ws", ws)
-    (ws / "panel.yaml").write_text(PANEL, encoding="utf-8")
-    (ws / "data" / "grades.csv").unlink()
-    panel_assign(ws, language="en")
+    ws = _sheets_issued(tmp_path, "en")
     wb = load_workbook(ws / "panel" / "sheets" / "E1.xlsx")
     assert wb.sheetnames == ["Grading", "Rubric"]
     assert [c.value for c in wb["Grading"][1]][:3] == ["Panelist", "Item id", "Kind"]

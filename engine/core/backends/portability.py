@@ -465,6 +465,10 @@ def table_identity(con, name: str) -> dict:
     of a 64-bit hash of each row: the engine's own hash, so comparable between runs on the same
     engine, not between engines)."""
     kind = con.name
+    # quoted as Ibis quotes it when it reads the table (merit.core.backend_tables.relation)
+    quote = (lambda part: "`" + part.replace("`", "``") + "`") if kind == SPARK else (
+        lambda part: '"' + part.replace('"', '""') + '"')
+    name = ".".join(quote(part) for part in name.split("."))
     if kind == SPARK:
         row = con._session.sql(f"SELECT count(*) AS n, sum(CAST(xxhash64(*) AS DECIMAL(38, 0))) AS s "
                                f"FROM {name}").collect()[0]

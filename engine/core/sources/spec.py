@@ -110,7 +110,7 @@ class SourceSpec(BaseModel):
                              "of the backend, e.g. support.tickets)")
         if self.table is not None and self.sheet is not None:
             raise ValueError("'sheet' is for Excel workbooks (.xlsx), not for tables")
-        if self.table is not None and not re.fullmatch(r"[^\s.]+(\.[^\s.]+){0,2}", self.table.strip()):
+        if self.table is not None and not re.fullmatch(r"[^\s.;'\"`]+(\.[^\s.;'\"`]+){0,2}", self.table.strip()):
             raise ValueError(f"'{self.table}' is not a table name: give it as table, schema.table or "
                              f"catalog.schema.table")
         return self
