@@ -69,7 +69,7 @@ def render(
     workspace: Path = typer.Argument(..., help="The workspace folder (with cycle.yaml)."),
     agent: Optional[list[str]] = typer.Option(None, "--agent", help="Render only this agent's scorecard (repeatable)."),
     team: Optional[list[str]] = typer.Option(None, "--team", help="Render only this team's scorecard (repeatable)."),
-    workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: one per core)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Render processes (default: MERIT_RENDER_WORKERS, else one per core)."),
     language: Optional[str] = language_option("the scorecards"),
     backend: Optional[str] = backend_option(),
 ) -> None:

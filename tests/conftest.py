@@ -19,6 +19,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # Two xdist workers share the two cores: one DuckDB thread per merit run wastes less on the
 # tests' small tables (an environment variable, so merit processes started by tests get it too).
 os.environ.setdefault("MERIT_THREADS", "1")
+# and PDFs rendered in the run's own process: starting render processes (a fresh Python that
+# imports WeasyPrint and reads the fonts) costs more than a test's few PDFs take to render.
+# tests/test_writers.py starts render processes on purpose.
+os.environ.setdefault("MERIT_RENDER_WORKERS", "1")
 
 # The test files that take longest, longest first.  xdist (``--dist loadfile``, see pyproject.toml)
 # hands each worker whole files in collection order: starting with the longest, the workers end

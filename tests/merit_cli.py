@@ -9,10 +9,9 @@ traceback on stderr with exit code 1, as the real process would give.  A few end
 In-process runs share the test process, so each run puts back what a command may change: the
 working folder, environment variables, signal handlers and the rich consoles (made afresh for each
 run, so that colours and widths are those of a captured stream, never of the test's terminal).
-They render PDFs in this process, as merit does on a one-core machine: a pool of render processes
-would start Python and merit again for every run.  The pool itself renders ``demo_ws``
-(tests/conftest.py, whose PDFs tests/test_outputs_pinned.py pins byte for byte) and the killed
-runs of tests/test_writers.py.
+They render PDFs in this process (``MERIT_RENDER_WORKERS=1``, set by tests/conftest.py for the
+whole suite): a pool of render processes would start Python and merit again for every run.  The
+pool itself is tested by the killed runs of tests/test_writers.py.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ def run_merit(*args, timeout: int = 600, cwd=None, env: Mapping[str, str] | None
 
     argv = [str(a) for a in args]
     command = get_command(app)
-    with _restored_process_state(cwd), _one_core(), CliRunner().isolation(env=dict(env or {})) as (out, err, _):
+    with _restored_process_state(cwd), CliRunner().isolation(env=dict(env or {})) as (out, err, _):
         with _fresh_consoles():
             try:
                 command.main(args=argv, prog_name="merit")
@@ -139,17 +138,6 @@ def _restored_process_state(cwd) -> Iterator[None]:
         for sig, handler in handlers.items():
             if signal.getsignal(sig) is not handler and handler is not None:
                 signal.signal(sig, handler)
-
-
-@contextmanager
-def _one_core() -> Iterator[None]:
-    """While the body runs, the machine has one core (merit then renders PDFs in this process)."""
-    real = os.cpu_count
-    os.cpu_count = lambda: 1
-    try:
-        yield
-    finally:
-        os.cpu_count = real
 
 
 @contextmanager

@@ -116,3 +116,7 @@ def test_engine_settings_from_the_environment_are_checked(service_ws):
         assert_user_error(run_merit("check", service_ws, env={name: value}), needle)
     proc = run_merit("check", service_ws, env={"MERIT_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
+    for value in ("many", "0"):
+        assert_user_error(run_merit("render", service_ws, "--agent", "A1", env={"MERIT_RENDER_WORKERS": value}),
+                          f"MERIT_RENDER_WORKERS={value!r} is not a number of processes")
+    assert not (service_ws / "out").exists() and not [p for p in service_ws.iterdir() if p.name.startswith(".out")]

@@ -400,7 +400,7 @@ def test_killed_run_leaves_outputs_and_history_intact(tmp_path):
 
     # 200 agents' PDFs keep the second run writing long enough to be killed; the number of tickets
     # does not matter to what is checked
-    ws = generate_workspace(tmp_path / "big", agents=200, tickets=30_000, fmt="parquet")
+    ws = generate_workspace(tmp_path / "big", agents=200, tickets=3_000, fmt="parquet")
     ok(run_merit("run", ws, "--no-pdf", "--by", "first"))
     before = digest(ws / "out")
     assert before

@@ -150,7 +150,7 @@ def test_killed_run_ends_its_render_workers(demo12, tmp_path, sig):
     ws = tmp_path / "ws"
     shutil.copytree(demo12, ws)
     proc = subprocess.Popen([str(MERIT), "run", str(ws)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "MERIT_LOCK_TIMEOUT": "5"})
+                            env={**os.environ, "MERIT_LOCK_TIMEOUT": "5", "MERIT_RENDER_WORKERS": "2"})
     staging = ws / f".out.staging-{proc.pid}"
     workers: list[int] = []
     deadline = time.monotonic() + 600

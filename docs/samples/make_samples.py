@@ -52,7 +52,8 @@ def page_one(pdf: Path, png: Path, dpi: int) -> None:
     stem = png.with_suffix("")
     subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)],
                    check=True)
-    print(f"wrote {png.relative_to(HERE.parent.parent)}")
+    root = HERE.parent.parent
+    print(f"wrote {png.relative_to(root) if png.is_relative_to(root) else png}")
 
 
 def samples(out: Path, dpi: int) -> None:

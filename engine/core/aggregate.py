@@ -309,7 +309,7 @@ class TableAggregates:
             # a count of nothing is 0 (a sum of nothing stays undefined)
             return (values.fillna(0) if p[col].dtype.kind in "iu" else values).astype("float64")
 
-        out = g[keys].copy() if keys else pd.DataFrame(index=g.index)
+        out: dict[str, pd.Series] = {key: g[key] for key in keys}  # (one frame made at the end)
         for cm in metrics:
             mid = cm.id
             n = number(f"{mid}__n").astype(np.int64)
@@ -323,7 +323,7 @@ class TableAggregates:
                 out[f"{mid}__v"] = number(f"{mid}__s") / n.where(n > 0).astype("float64")
             else:
                 out[f"{mid}__v"] = number(f"{mid}__v")
-        return out
+        return pd.DataFrame(out, index=g.index)
 
     def listed(self, by: str, scopes: list[str], metrics: list[CompiledMetric]) -> dict[str, ibis.Table]:
         """*metrics* per scope id and value of *by*, for each of *scopes*: what lists rank.

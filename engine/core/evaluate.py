@@ -183,19 +183,21 @@ class Evaluator(CohortBuilder):
         return missing_tables_note(missing, self.ws.config.data)
 
     def _finish_table_metrics(self, df: pd.DataFrame, metrics: list[CompiledMetric]) -> pd.DataFrame:
+        # (columns gathered in a dict and made into a frame once: a frame changed column by
+        # column costs more than the values on the few rows of a scope)
+        cols: dict[str, object] = {name: df[name] for name in df.columns}
         for cm in metrics:
             if cm.agg == "ratio":
-                num = df.pop(f"{cm.id}__num").astype("float64")
-                den = df.pop(f"{cm.id}__den").astype("float64")
+                num = cols.pop(f"{cm.id}__num").astype("float64")
+                den = cols.pop(f"{cm.id}__den").astype("float64")
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    df[cm.id] = np.where(den > 0, num / den.where(den != 0, np.nan), np.nan)
+                    cols[cm.id] = np.where(den > 0, num / den.where(den != 0, np.nan), np.nan)
                 if cm.spec.is_rate:
-                    low, high = wilson_interval(num.to_numpy(), den.to_numpy())
-                    df[f"{cm.id}__low"], df[f"{cm.id}__high"] = low, high
+                    cols[f"{cm.id}__low"], cols[f"{cm.id}__high"] = wilson_interval(num.to_numpy(), den.to_numpy())
             else:
-                df[cm.id] = df.pop(f"{cm.id}__v").astype("float64")
-            df[f"{cm.id}__n"] = df[f"{cm.id}__n"].astype("int64")
-        return df
+                cols[cm.id] = cols.pop(f"{cm.id}__v").astype("float64")
+            cols[f"{cm.id}__n"] = cols[f"{cm.id}__n"].astype("int64")
+        return pd.DataFrame(cols, index=df.index)
 
     # ---------------------------------------------------------------- assembly
     def _scope_ids(self, scope: str) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 Contexts (the data of each PDF) are built once in the main process
 (:mod:`merit.render.context`); the HTML → PDF work runs in worker processes,
-one per core.  Workers never outlive their run: on Linux each asks the kernel
+one per core (or ``MERIT_RENDER_WORKERS``).  Workers never outlive their run: on Linux each asks the kernel
 to kill it when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and each checks
 its parent is still the run before writing a PDF; when the run stops on an
 error or a signal (SIGTERM is turned into an exception by merit.usecases) the
@@ -280,6 +280,7 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
     from merit.render.context import ContextBuilder
 
     progress = progress or (lambda step, fraction=None: None)
+    workers = workers or default_workers()
     pdf_dir = Path(pdf_dir)
     (pdf_dir / "agents").mkdir(parents=True, exist_ok=True)
     (pdf_dir / "teams").mkdir(parents=True, exist_ok=True)
@@ -299,10 +300,24 @@ def render_into(prep, evaluation, scores, pdf_dir: Path, *, progress: Progress |
         jobs.append((f"teams/{team_files[team]}.pdf", TEAM_TEMPLATE, ctx))
     every = {f"agents/{agent_files[a]}.pdf" for a in all_agents} | {f"teams/{team_files[t]}.pdf" for t in all_teams}
     manifest, todo = _reuse_unchanged(jobs, every, pdf_dir, previous)
-    _render_todo(todo, workers or os.cpu_count() or 1, progress, unchanged=len(jobs) - len(todo))
+    _render_todo(todo, workers, progress, unchanged=len(jobs) - len(todo))
     doc = {"engine": f"merit {__version__}", "files": dict(sorted(manifest.items()))}
     (pdf_dir / MANIFEST).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return sorted(pdf_dir / rel for rel in manifest)
+
+
+def default_workers() -> int:
+    """Render processes when none are asked for: ``MERIT_RENDER_WORKERS``, else one per core.
+    (1 renders in the run's own process: no process start-up, which is what a machine running
+    several merit runs at once, such as the test suite, wants.)"""
+    from merit.core.errors import MeritError
+
+    asked = os.environ.get("MERIT_RENDER_WORKERS", "").strip()
+    if not asked:
+        return os.cpu_count() or 1
+    if not asked.isdigit() or int(asked) < 1:
+        raise MeritError(f"MERIT_RENDER_WORKERS={asked!r} is not a number of processes", expected="a whole number ≥ 1")
+    return int(asked)
 
 
 def _wanted(every: list[str], asked: list[str] | None, what: str, expected: str) -> list[str]:
@@ -407,6 +422,7 @@ def render_workspace(workspace: Path | str, *, agents: list[str] | None = None, 
     from merit.core.scoring import score
 
     progress = progress or (lambda step, fraction=None: None)
+    workers = workers or default_workers()  # (a wrong MERIT_RENDER_WORKERS is said before any work)
     prep = prepare(workspace, progress=progress, backend=backend)
     progress("evaluate")
     evaluation = evaluate(prep.plan, prep.tables, prep.ws, progress=progress)
