@@ -275,10 +275,14 @@ def test_spark_reads_files_and_tables_itself(tmp_path, spark_session):
     import ibis
 
     con = ibis.pyspark.connect(spark_session)
-    ws = _workspace(tmp_path / "files", "", copy_data=True)
+    # the surveys from Parquet files outside the workspace, as s3a:// or hdfs:// would be (a glob)
+    location = _parquet_parts(tmp_path / "lake" / "surveys", FIXTURE / "data" / "surveys.csv")
+    ws = _workspace(tmp_path / "files", f"  surveys: {{file: '{location}'}}\n", copy_data=True)
+    assert ws.cluster_files == {"surveys": location}
     tables = Tables(con=con)
     load_backend_tables(ws, con, tables, set(SERVICE))
     _same_as_file_loader(tables, load_tables(open_workspace(FIXTURE)), SERVICE)
+    _location_identity(con, tables.sources["surveys"], location)
 
     def create(c, name, table):
         rows = table.to_pylist()
@@ -288,3 +292,35 @@ def test_spark_reads_files_and_tables_itself(tmp_path, spark_session):
         spark_session.createDataFrame(rows, schema).createOrReplaceTempView(f"bt_{name}")
 
     _check_bad(tmp_path / "bad", con, create, lambda n: f"bt_{n}")
+
+
+
+def _parquet_parts(folder: Path, csv_file: Path) -> str:
+    """The rows of *csv_file* (as text) in two Parquet files in *folder*: their glob, as a URI."""
+    import pyarrow.parquet as pq
+
+    from tests.test_backend_tables import _csv_as_text
+
+    folder.mkdir(parents=True)
+    rows = _csv_as_text(csv_file)
+    pq.write_table(rows.slice(0, rows.num_rows // 2), folder / "part-0.parquet")
+    pq.write_table(rows.slice(rows.num_rows // 2), folder / "part-1.parquet")
+    return f"{folder.as_uri()}/*.parquet"
+
+
+def _location_identity(con, src, location: str) -> None:
+    """A source the cluster read is named by its location; the manifest's identity of it is the
+    location, its row count and checksum; a location the cluster cannot read is a data error."""
+    from merit.core.backend_tables.relation import open_relation
+    from merit.core.backends import portability
+    from merit.cycles.history import _input_identity
+
+    assert (src.display, src.location, src.path) == (location, location, None)
+    identity = portability.table_identity(con, src.name)
+    assert identity["rows"] == 12  # tests/fixtures/service_ws/data/surveys.csv
+    assert _input_identity({"location": location, **identity}) == (
+        location, f"rows:12;{identity['checksum']}")
+    nowhere = location.replace("/surveys/", "/nowhere/")
+    with pytest.raises(DataError) as info:
+        open_relation(con, type(src)("surveys", nowhere, "_merit_file_nowhere", location=nowhere))
+    assert info.value.message.startswith(f"{nowhere} cannot be read: ")

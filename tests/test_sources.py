@@ -18,6 +18,7 @@ from merit.core.errors import MeritError, ProblemList
 from merit.core.sources.spec import expr_name
 from merit.core.tables import load_tables
 from merit.core.workspace import open_workspace
+from tests.conftest import assert_user_error
 from tests.merit_cli import run_merit
 from tests.metrics_helpers import check_metric, index_metrics, read_csv_rows
 
@@ -314,6 +315,28 @@ def test_file_outside_the_workspace(tmp_path):
     err = workspace_error(root)
     assert err.message == "the file '../elsewhere.csv' is outside the workspace"
     assert (err.file, err.line, err.field) == ("ws/cycle.yaml", 6, "sources.tickets.file")
+
+
+def test_parquet_the_cluster_reads_is_a_location_not_a_file(tmp_path):
+    root = make_ws(tmp_path, "  tickets:\n    file: s3a://lake/support/tickets/*.parquet\n")
+    ws = open_workspace(root)
+    assert ws.cluster_files == {"tickets": "s3a://lake/support/tickets/*.parquet"}
+    assert "tickets" not in ws.tables and ws.table_sources == {}
+    # only Spark reads it: on the embedded DuckDB, a clear error before any table is read
+    proc = run_merit("check", root)
+    assert_user_error(proc, "'tickets' is read from s3a://lake/support/tickets/*.parquet, which only a Spark "
+                            "cluster reads, but the cycle runs on the embedded DuckDB", "sources.tickets.file",
+                      "backend: {kind: spark, ...}")
+
+
+@pytest.mark.parametrize("entry, line, message", [
+    ("file: s3a://lake/tickets.csv", 6, "'s3a://lake/tickets.csv' is read by the Spark cluster, which reads Parquet there"),
+    ("file: hdfs://nn/tickets/\n    sheet: Tickets", 7, "'sheet' is for Excel workbooks (.xlsx) only"),
+    ("file: file:///lake/t.parquet\n    encoding: gb18030", 7, "'encoding' is for CSV files: Parquet says its own"),
+])
+def test_a_cluster_location_names_parquet(tmp_path, entry, line, message):
+    err = workspace_error(make_ws(tmp_path, f"  tickets:\n    {entry}\n"))
+    assert (err.message, err.line, err.file) == (message, line, "ws/cycle.yaml")
 
 
 def test_unknown_table_column_and_preset(tmp_path):

@@ -75,16 +75,10 @@ def load_on(ws: Workspace, spec: BackendSpec, engine, progress: Progress) -> Tab
     Files are read by the file loader (DuckDB) and their typed tables copied to the engine, but
     on Spark, which reads CSV and Parquet files itself; tables of the engine (`sources:` entries
     with `table:`) are typed and validated there (merit.core.backend_tables)."""
-    on_engine = frozenset(ws.table_sources) | (frozenset(
+    on_engine = frozenset(ws.table_sources) | frozenset(ws.cluster_files) | (frozenset(
         name for name, path in ws.tables.items() if path.suffix.lower() in (".csv", ".parquet"))
         if spec.kind == "spark" else frozenset())
-    if engine is None and ws.table_sources:
-        name, table = next(iter(sorted(ws.table_sources.items())))
-        raise WorkspaceError(f"'{name}' is read from the table {table}, but the cycle runs on the embedded "
-                             f"DuckDB, which holds no tables", file=ws.display(ws.cycle_file),
-                             field=f"sources.{name}.table",
-                             expected="backend: {kind: spark, ...} or {kind: postgres, url: ...} in cycle.yaml "
-                                      "(or --backend), or a file: entry")
+    _check_engine_reads(ws, spec, engine)
     tables = load_tables(ws, connect(ws.config.timezone), progress=lambda name: progress(f"load {name}"),
                          elsewhere=on_engine)
     if engine is None:
@@ -98,6 +92,25 @@ def load_on(ws: Workspace, spec: BackendSpec, engine, progress: Progress) -> Tab
         progress(f"load on {spec.kind}")
         load_backend_tables(ws, engine, tables, on_engine)
     return tables
+
+
+def _check_engine_reads(ws: Workspace, spec: BackendSpec, engine) -> None:
+    """Tables of an engine need that engine; locations only a cluster reads need Spark."""
+    if engine is None and ws.table_sources:
+        name, table = next(iter(sorted(ws.table_sources.items())))
+        raise WorkspaceError(f"'{name}' is read from the table {table}, but the cycle runs on the embedded "
+                             f"DuckDB, which holds no tables", file=ws.display(ws.cycle_file),
+                             field=f"sources.{name}.table",
+                             expected="backend: {kind: spark, ...} or {kind: postgres, url: ...} in cycle.yaml "
+                                      "(or --backend), or a file: entry")
+    if spec.kind != "spark" and ws.cluster_files:
+        name, location = next(iter(sorted(ws.cluster_files.items())))
+        engine_name = "the embedded DuckDB" if engine is None else spec.kind
+        raise WorkspaceError(f"'{name}' is read from {location}, which only a Spark cluster reads, but the "
+                             f"cycle runs on {engine_name}", file=ws.display(ws.cycle_file),
+                             field=f"sources.{name}.file",
+                             expected="backend: {kind: spark, ...} in cycle.yaml (or --backend spark), or a file "
+                                      "under the workspace")
 
 
 def chosen_backend(ws: Workspace, option: str | None) -> BackendSpec:
@@ -138,8 +151,9 @@ def manifest(prep: Prepared, evaluation: Evaluation, digests: dict[str, Future] 
     digests = digests or {}
     inputs = {}
     for name, src in sorted(prep.tables.sources.items()):
-        if src.path is None:  # a table of the engine: no file to hash, its rows counted and summed there
-            inputs[name] = {"table": src.name, **portability.table_identity(prep.tables.con, src.name),
+        if src.path is None:  # a table of the engine, or files the cluster reads: counted and summed there
+            place = {"location": src.location} if src.location is not None else {"table": src.name}
+            inputs[name] = {**place, **portability.table_identity(prep.tables.con, src.name),
                             "rows_in_period": evaluation.cohort_sizes.get(name)}
             continue
         inputs[name] = {

@@ -82,6 +82,12 @@ class Workspace:
         return {name: entry.spec.table for name, entry in self.sources.items() if entry.spec.table is not None}
 
     @property
+    def cluster_files(self) -> dict[str, str]:
+        """The contract tables read from Parquet files that only the Spark cluster reads (`sources:
+        {NAME: {file: s3a://.../*.parquet}}`), and that location; they have no file here either."""
+        return {name: entry.location for name, entry in self.sources.items() if entry.location is not None}
+
+    @property
     def cycle_file(self) -> Path:
         return self.root / "cycle.yaml"
 

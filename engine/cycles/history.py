@@ -292,10 +292,11 @@ def folder_digest(out_dir: Path) -> str | None:
 # ------------------------------------------------------------------ recording
 def _input_identity(info: dict) -> tuple[str, str]:
     """An input of the manifest as run_inputs keeps it: a file and its sha256, or a table of the
-    engine ('table:NAME') and its row count and checksum."""
+    engine ('table:NAME') or a location the cluster read (s3a://…) and its row count and checksum."""
     if "file" in info:
         return info["file"], info["sha256"]
-    return f"table:{info['table']}", f"rows:{info['rows']};{info['checksum']}"
+    where = info["location"] if "location" in info else f"table:{info['table']}"
+    return where, f"rows:{info['rows']};{info['checksum']}"
 
 
 def record_run(root: Path | str, *, out_dir: Path, manifest: dict, ruleset_ref: str, by: str,

@@ -37,10 +37,13 @@ def load_backend_tables(ws: Workspace, con, tables, names, limit: int = 50) -> N
 
 
 def backend_source(ws: Workspace, name: str) -> BackendSource:
-    """Where table *name* comes from: the table `sources:` names, or its file."""
+    """Where table *name* comes from: the table `sources:` names, the Parquet location the cluster
+    reads, or its file."""
     entry = ws.sources.get(name)
     if entry is not None and entry.spec.table is not None:
         return BackendSource(name, f"table {entry.spec.table}", entry.spec.table, entry=entry)
+    if entry is not None and entry.location is not None:
+        return BackendSource(name, entry.location, f"_merit_file_{name}", location=entry.location, entry=entry)
     path = ws.tables[name]
     src = BackendSource(name, ws.display(path), str(path), path=path, entry=entry)
     if path.suffix.lower() == ".csv":

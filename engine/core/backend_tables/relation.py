@@ -36,6 +36,7 @@ class BackendSource:
     display: str
     name: str  # the backend's table, view or the file's path
     path: Path | None = None  # a file the engine read (its hash identifies the input)
+    location: str | None = None  # Parquet files the cluster read (s3a://…/*.parquet): ``name`` is their view
     entry: Any = None  # the `sources:` entry (merit.core.sources.entry.SourceEntry)
     format: str = "table"
     encoding: str = "UTF-8"  # a CSV file: its encoding, as the engine's reader names it
@@ -70,6 +71,12 @@ class Columns:
 
 def open_relation(con, src: BackendSource, timestamp_formats=()) -> ir.Table:
     """The source's relation on the backend: the table or view, or the file the engine reads."""
+    if src.location is not None:
+        try:
+            return portability.read_file(con, src.location, src.name, "parquet")
+        except portability.engine_errors(con) as exc:
+            raise DataError(f"{src.location} cannot be read: {_first_line(exc)}", file=src.display,
+                            expected="Parquet files every executor of the cluster can read") from None
     if src.path is None:
         database, _, name = src.name.rpartition(".")
         try:

@@ -1,9 +1,10 @@
-"""A `sources:` entry resolved against its workspace: the file it names (under the workspace),
-the preset merged in, every key checked against the contract, each problem at its line of
-cycle.yaml."""
+"""A `sources:` entry resolved against its workspace: the file it names (under the workspace, or
+a Parquet location only the Spark cluster reads), the preset merged in, every key checked against
+the contract, each problem at its line of cycle.yaml."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from merit.core.yamlpos import YamlDoc
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 AGENT_IDS = "agents.agent_id"
+# `file: s3a://lake/tickets/*.parquet`: an address with a scheme names a location the cluster reads
+_LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,10 @@ class SourceEntry:
 
     table: str
     spec: SourceSpec
-    path: Path | None  # None: a table of the backend (spec.table)
+    path: Path | None  # None: a table of the backend (spec.table), or a location the cluster reads
     doc: YamlDoc
     preset_columns: frozenset[str] = frozenset()  # contract columns mapped by the preset alone
+    location: str | None = None  # Parquet files only the Spark cluster reads (s3a://…/*.parquet)
 
     def key(self, *keys) -> str:
         return ".".join(("sources", self.table) + tuple(str(k) for k in keys))
@@ -59,11 +63,13 @@ def resolve_sources(root: Path, specs: dict[str, SourceSpec], doc: YamlDoc) -> t
                 f"'{table}' is not a table merit reads{did_you_mean(table, tables)}", file=doc.file,
                 line=pos.line if pos else None, field=f"sources.{table}", expected=f"one of: {', '.join(tables)}"))
             continue
-        entry = SourceEntry(table, spec, root / spec.file if spec.file is not None else None, doc)
+        location = spec.file.strip() if spec.file is not None and _LOCATION.fullmatch(spec.file.strip()) else None
+        entry = SourceEntry(table, spec, root / spec.file if spec.file is not None and not location else None, doc)
         try:
             entry = _with_preset(entry)
-            path = _source_path(root, entry) if spec.file is not None else None
-            entry = SourceEntry(table, entry.spec, path, doc, entry.preset_columns)
+            path = _source_path(root, entry) if spec.file is not None and not location else None
+            entry = SourceEntry(table, entry.spec, path, doc, entry.preset_columns,
+                                _cluster_location(entry, location) if location else None)
         except MeritError as err:
             problems.append(err)
             continue
@@ -106,6 +112,20 @@ def _source_path(root: Path, entry: SourceEntry) -> Path:
     if entry.spec.sheet is not None and path.suffix.lower() != ".xlsx":
         raise entry.error("'sheet' is for Excel workbooks (.xlsx) only", "sheet")
     return path
+
+
+def _cluster_location(entry: SourceEntry, given: str) -> str:
+    """*given* (an address with a scheme), which must name Parquet: a file, a glob or a folder of
+    Parquet files that the Spark cluster reads itself (merit.core.backend_tables)."""
+    if not (given.lower().endswith(".parquet") or given.endswith("/")):
+        raise entry.error(f"'{given}' is read by the Spark cluster, which reads Parquet there", "file",
+                          expected="a Parquet file, glob or folder, such as s3a://lake/tickets/*.parquet or "
+                                   "hdfs://namenode/support/tickets/ (or a file under the workspace)")
+    if entry.spec.sheet is not None:
+        raise entry.error("'sheet' is for Excel workbooks (.xlsx) only", "sheet")
+    if entry.spec.encoding != "auto":
+        raise entry.error("'encoding' is for CSV files: Parquet says its own", "encoding")
+    return given
 
 
 def _column_problems(entry: SourceEntry) -> list[MeritError]:

@@ -32,7 +32,7 @@ def load_tables(ws: Workspace, con=None, *, limit: int = 50,
     Raises :class:`DataError` (one problem) or :class:`ProblemList` (several,
     at most *limit* shown, with the true total) when the data is bad.
     """
-    elsewhere = elsewhere | frozenset(ws.table_sources)
+    elsewhere = elsewhere | frozenset(ws.table_sources) | frozenset(ws.cluster_files)
     _check_required_tables(ws, elsewhere)
     con = _prepared(con, ws.config.timezone)
     result = Tables(con=con)
