@@ -5,6 +5,7 @@ address failed, before any table is loaded."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,17 @@ def test_unreachable_postgres_is_named_with_its_address_not_its_password(tmp_pat
                       "Connection refused")
     assert "s3cret" not in proc.stderr
     assert not (ws / "out").exists()
+
+
+def test_unreachable_spark_connect_server_is_said_at_once(tmp_path):
+    """(its client would retry for minutes before the first query failed)"""
+    port = _closed_port()
+    ws = _workspace(tmp_path, {"kind": "spark", "connect": f"sc://127.0.0.1:{port}"})
+    start = time.monotonic()
+    proc = run_merit("check", ws)
+    assert_user_error(proc, f"cannot reach Spark Connect at sc://127.0.0.1:{port}: Connection refused",
+                      "sc://host:15002")
+    assert time.monotonic() - start < 30
 
 
 def test_backend_option_overrides_cycle_yaml(tmp_path):

@@ -6,8 +6,11 @@ failed (exit 2)."""
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from merit.core.backends import portability
 from merit.core.backends.spec import BackendSpec, without_password
@@ -46,8 +49,15 @@ def _spark(spec: BackendSpec):
         from pyspark.sql import SparkSession
     except ImportError:
         raise _missing_extra("spark", "Spark") from None
-    builder = SparkSession.builder.appName("merit").config("spark.log.level", "ERROR")
-    builder = builder.remote(spec.connect) if spec.connect else builder.master(spec.spark_master)
+    builder = SparkSession.builder.appName("merit")
+    if spec.connect:  # (the server's log level is the server's: a client may not set it)
+        _answers(spec.connect)
+        builder = builder.remote(spec.connect)
+        # Ibis hands its small in-memory tables over with verifySchema=False, which a Connect
+        # client ignores with a warning that says nothing to merit's user
+        warnings.filterwarnings("ignore", message="'verifySchema' is ignored", category=UserWarning)
+    else:
+        builder = builder.master(spec.spark_master).config("spark.log.level", "ERROR")
     for key, value in SPARK_SESSION.items():
         builder = builder.config(key, value)
     if not spec.connect and spec.spark_master.startswith("local"):
@@ -63,7 +73,7 @@ def _spark(spec: BackendSpec):
         session = builder.getOrCreate()
     except ImportError as exc:  # (Spark Connect's client needs grpc, not in the spark extra)
         raise BackendError(f"Spark Connect needs packages that are not installed: {_first_line(exc)}",
-                           expected="pip install 'pyspark[connect]>=4.0,<4.1'") from None
+                           expected="pip install 'merit[spark]' (it brings pyspark[connect])") from None
     except (PySparkException, Py4JError, OSError) as exc:  # (Java missing, master or server not answering)
         raise BackendError(f"cannot start or reach Spark at {spec.connect or spec.spark_master}: "
                            f"{_first_line(exc)}",
@@ -72,6 +82,19 @@ def _spark(spec: BackendSpec):
     for key, value in SPARK_SESSION.items():  # (a session that already existed keeps its own settings)
         session.conf.set(key, value)
     return ibis.pyspark.connect(session)
+
+
+def _answers(address: str, seconds: float = 10) -> None:
+    """A Spark Connect server that does not answer is said at once: its client would retry
+    for minutes before its first query fails."""
+    parts = urlsplit(address.split(";", 1)[0])
+    try:
+        port = parts.port or 15002
+        socket.create_connection((parts.hostname or "localhost", port), timeout=seconds).close()
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"cannot reach Spark Connect at {address}: {exc.strerror or exc}",
+                           expected="a Spark Connect server answering at that host and port "
+                                    "(sc://host:15002)") from None
 
 
 def _postgres(spec: BackendSpec):
