@@ -83,8 +83,8 @@ class Workspace:
 
     @property
     def cluster_files(self) -> dict[str, str]:
-        """The contract tables read from Parquet files that only the Spark cluster reads (`sources:
-        {NAME: {file: s3a://.../*.parquet}}`), and that location; they have no file here either."""
+        """The contract tables read from Parquet files that only the backend's cluster reads
+        (`sources: {NAME: {file: s3a://.../*.parquet}}`), and that location; no file here either."""
         return {name: entry.location for name, entry in self.sources.items() if entry.location is not None}
 
     @property

@@ -71,7 +71,7 @@ def _spark(spec: BackendSpec):
         builder = builder.config("spark.driver.memory", os.environ.get("MERIT_SPARK_DRIVER_MEMORY", "4g"))
     try:
         session = builder.getOrCreate()
-    except ImportError as exc:  # (Spark Connect's client needs grpc, not in the spark extra)
+    except ImportError as exc:  # (Spark Connect's client needs grpc: installed without the spark extra?)
         raise BackendError(f"Spark Connect needs packages that are not installed: {_first_line(exc)}",
                            expected="pip install 'merit[spark]' (it brings pyspark[connect])") from None
     except (PySparkException, Py4JError, OSError) as exc:  # (Java missing, master or server not answering)
