@@ -219,6 +219,20 @@ def test_expressions_give_the_same_values_on_every_engine(engine, expressions_on
         assert got == want, f"{text} on {engine}: {got} (DuckDB: {want})"
 
 
+@backends
+@pytest.mark.parametrize("engine", ["spark", "postgres"])
+def test_timestamp_formats_read_the_same_on_every_engine(engine, request):
+    """Every text of tests/test_backend_tables.py's STRPTIME_CASES gives, on the engine, the time
+    DuckDB's try_strptime gives (the file loader's), through the portability layer."""
+    from merit.core.backends import portability
+    from tests.test_backend_tables import duckdb_strptime_values, strptime_values
+
+    con = request.getfixturevalue(engine)
+    got = strptime_values(con, lambda s, fmt: portability.strptime_utc(s, (fmt,), "UTC"))
+    want = duckdb_strptime_values()
+    assert {k: (want[k], got[k]) for k in want if want[k] != got[k]} == {}
+
+
 def _plain(value):
     """A value as the outputs see it: numbers as floats, dates and times as text."""
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):

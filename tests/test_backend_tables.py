@@ -10,6 +10,7 @@ import itertools
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
@@ -193,6 +194,87 @@ def test_a_table_the_backend_lacks(tmp_path):
     assert errs[0].file == "table nowhere.agents" and "cannot be read" in errs[0].message
 
 
+# timestamp_format patterns: what DuckDB's try_strptime reads (the file loader), read on the other
+# engines with regular expressions (merit.core.backends.strptime_parts); each pattern with texts
+# that read and texts that must not (a wrong day of the month, an hour 24, a 7th decimal, ...).
+STRPTIME_CASES = {
+    "%Y-%m-%d %H:%M:%S": ["2026-8-5 8:05:09", "2026-08-05  08:05:09", "2026-08-05T08:05:09", "2026-02-29 00:00:00",
+                          "2024-02-29 23:59:59", "2026-12-01 24:00:00", "2026-12-01 23:60:00", "2026-12-01 23:59:60",
+                          "2026-13-01 00:00:00", "2026-00-01 00:00:00", "2026-04-31 10:00:00", "02026-08-05 00:00:00",
+                          "126-08-05 00:00:00", "2026-008-05 00:00:00", "2026-08-05 00:00:00x", " 2026-08-05 1:2:3 ",
+                          "2026-08-0500:56:41", "9999-12-31 23:59:59", "1900-02-29 00:00:00", "2000-02-29 12:00:00"],
+    "%Y/%m/%d %H:%M": ["2026/8/20 20:00", "2026/8/20 20:00:00", "2026/08/20 20:00", "2026-08-20 20:00", "2026/8/20"],
+    "%m/%d/%Y %I:%M %p": ["08/20/2026 8:00 PM", "08/20/2026 12:00 AM", "08/20/2026 12:00 pm", "08/20/2026 12:30 Am",
+                          "08/20/2026 13:00 PM", "08/20/2026 0:00 AM", "08/20/2026 8:00 P.M.", "8/20/2026 8:00PM"],
+    "%m/%d/%Y %I:%M": ["12/31/2026 12:00", "12/31/2026 0:00", "12/31/2026 7:05"],
+    "%d.%m.%Y %H:%M:%S.%f": ["20.08.2026 10:11:12.5", "20.08.2026 10:11:12.123456", "20.08.2026 10:11:12.1234567",
+                             "20.08.2026 10:11:12.", "20.08.2026 10:11:12.000001"],
+    "%d %b %Y": ["20 Aug 2026", "20 aug 2026", "20 AUG 2026", "20 August 2026", "20 Sept 2026", "31 Sep 2026"],
+    "%A %d %B %Y": ["Monday 20 August 2026", "Mon 20 August 2026", "FRIDAY 20 august 2026", "Funday 20 August 2026"],
+    "%a, %d %b %Y %H:%M:%S %z": ["Thu, 20 Aug 2026 20:00:00 +0800", "Thu, 20 Aug 2026 20:00:00 -05:30",
+                                 "Thu, 20 Aug 2026 20:00:00 +08", "Thu, 20 Aug 2026 20:00:00 Z",
+                                 "Thu, 20 Aug 2026 20:00:00 +800", "Thu, 20 Aug 2026 00:30:00 +1400"],
+    "%Y-%m-%d %H:%M:%S%z": ["2026-08-05 00:56:41+0800", "2026-08-05 00:56:41+08:00", "2026-08-05 00:56:41"],
+    "%Y%m%d": ["20260805", "2026085", "202685", "2026-08-05"],
+    "%y-%m-%d": ["99-08-05", "69-08-05", "68-08-05", "5-08-05", "2026-08-05"],
+    "%Y年%-m月%-d日": ["2026年8月5日", "2026年08月05日", "2026年8月5"],
+    "%d%%%m%%%Y": ["05%08%2026", "05%08%2026%"],
+}
+
+
+def strptime_values(con, read) -> dict[tuple[str, str], object]:
+    """(pattern, text) -> the time *read(text column, pattern)* gives on *con* (None: not read)."""
+    rows = [(fmt, text) for fmt, texts in STRPTIME_CASES.items() for text in texts]
+    t = con.create_table("_strptime_cases", pa.table({"i": pa.array(range(len(rows)), pa.int64()),
+                                                      "s": pa.array([r[1] for r in rows], pa.string())}),
+                         overwrite=True)
+    got = {}
+    for fmt in STRPTIME_CASES:
+        # (as text: a year before 1677 is beyond pandas' timestamps)
+        frame = con.execute(t.select("i", v=read(t.s, fmt).cast("string")).order_by("i"))
+        got.update({rows[i]: _as_datetime(v) for i, v in zip(frame.i, frame.v) if rows[i][0] == fmt})
+    return got
+
+
+def _as_datetime(text) -> dt.datetime | None:
+    """An engine's text of a timestamp ('0126-08-05 00:00:00', '… 10:11:12.5') as a datetime."""
+    if text is None or pd.isna(text):
+        return None
+    whole, _, fraction = str(text).partition(".")
+    return dt.datetime.fromisoformat(whole + "." + fraction.ljust(6, "0") if fraction else whole)
+
+
+def duckdb_strptime_values() -> dict[tuple[str, str], object]:
+    """The same as DuckDB's try_strptime reads them (an instant, with %z, as its naive UTC time)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return {(fmt, text): con.execute("SELECT try_strptime(?, ?)::TIMESTAMP", [text, fmt]).fetchone()[0]
+            for fmt, texts in STRPTIME_CASES.items() for text in texts}
+
+
+def test_timestamp_format_patterns_read_as_duckdb_reads_them():
+    from merit.core.backends import strptime_parts
+
+    want = duckdb_strptime_values()
+    got = strptime_values(connect("UTC"), lambda s, fmt: strptime_parts.read(s, fmt, "test"))
+    assert {k: (want[k], got[k]) for k in want if want[k] != got[k]} == {}
+    # the values worked out by hand, beside DuckDB's own
+    assert got[("%m/%d/%Y %I:%M %p", "08/20/2026 12:00 AM")] == dt.datetime(2026, 8, 20, 0, 0)
+    assert got[("%a, %d %b %Y %H:%M:%S %z", "Thu, 20 Aug 2026 20:00:00 -05:30")] == dt.datetime(2026, 8, 21, 1, 30)
+    assert got[("%Y%m%d", "2026085")] == dt.datetime(2026, 8, 5) and got[("%Y%m%d", "202685")] is None
+    assert sum(v is None for v in got.values()) == 36  # (counted by hand, pattern by pattern)
+
+
+def test_a_directive_not_read_is_named():
+    from merit.core.backends import strptime_parts
+
+    with pytest.raises(MeritError) as info:
+        strptime_parts.compile_pattern("%Y-%j", "PostgreSQL")
+    assert "'%j' cannot be read on PostgreSQL" in str(info.value) and "%Y" in str(info.value)
+
+
 # ------------------------------------------------------------------ PostgreSQL
 
 
@@ -218,6 +300,16 @@ def test_postgres_tables_native_and_text(tmp_path, postgres_url):
     got = tables.tables["incidents"].order_by("_row").execute()
     assert got["started_at"].tolist() == [dt.datetime(2026, 8, 20, 12), dt.datetime(2026, 8, 21)]
     assert got["ended_at"].tolist()[0] == dt.datetime(2026, 8, 20, 13)
+    # text written another way, read by the source's timestamp_format (on the engine)
+    con.raw_sql("CREATE TABLE bt.excel (incident_id text, started_at text, ended_at text)")
+    con.raw_sql("INSERT INTO bt.excel VALUES ('I1', '2026/8/20 20:00', '8/20/2026 9:05 PM'), "
+                "('I2', '2026-08-21 00:00', '')")
+    ws = _workspace(tmp_path / "formats", "  incidents:\n    table: bt.excel\n"
+                                          "    timestamp_format: ['%Y/%m/%d %H:%M', '%m/%d/%Y %I:%M %p']\n")
+    load_backend_tables(ws, con, tables, {"incidents"})
+    got = tables.tables["incidents"].order_by("_row").execute()  # (Asia/Shanghai: UTC+8)
+    assert got["started_at"].tolist() == [dt.datetime(2026, 8, 20, 12), dt.datetime(2026, 8, 20, 16)]
+    assert got["ended_at"].tolist()[0] == dt.datetime(2026, 8, 20, 13, 5) and pd.isna(got["ended_at"].tolist()[1])
     con.raw_sql("CREATE SCHEMA IF NOT EXISTS support")
     _check_bad(tmp_path / "bad", con, lambda c, n, t: c.create_table(n, t, database="support", overwrite=True),
                lambda n: f"support.{n}")

@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from merit.core.backends import portability
+from merit.core.backends.strptime_parts import days_in_month, offset_minutes, when
 from merit.core.contract import Column
 from merit.core.tables.typing_sql import DATE_RE, FALSE_WORDS, FLOAT_RE, INT_RE, TRUE_WORDS
 
@@ -33,11 +34,6 @@ def clean(value: ir.StringValue) -> ir.StringValue:
     """The text trimmed of spaces, NULL when nothing is left (merit.core.tables.sql.clean)."""
     spaced = value.startswith(" ") | value.endswith(" ")
     return ibis.cases((spaced, value.re_replace("^ +| +$", "")), else_=value).nullif("")
-
-
-def _when(cond: ir.BooleanValue, value: ir.Value) -> ir.Value:
-    """*value* where *cond* holds, else NULL; *value* is evaluated only there (CASE)."""
-    return ibis.cases((cond, value), else_=ibis.null(value.type()))
 
 
 def case_of(col: Column) -> str:
@@ -76,17 +72,17 @@ def int_from_text(s: ir.StringValue) -> ir.IntegerValue:
     digits = s.re_replace(r"^[+-]?0*|\.0*$", "")
     limit = ibis.cases((s.startswith("-"), _I64_MIN), else_=_I64_MAX)
     fits = (digits.length() < 19) | ((digits.length() == 19) & (digits <= limit))
-    return _when(s.re_search(INT_RE), _when(fits, s.re_replace(r"\.0*$", "").cast("int64")))
+    return when(s.re_search(INT_RE), when(fits, s.re_replace(r"\.0*$", "").cast("int64")))
 
 
 def float_from_text(s: ir.StringValue) -> ir.FloatingValue:
     """A float as DuckDB's cast reads it (correctly rounded: every engine's is), finite."""
     exp = _exponent(s)
-    value = _when(exp <= _EXP_TOO_LARGE, _when(exp >= _EXP_TOO_SMALL, s.cast("float64")))
+    value = when(exp <= _EXP_TOO_LARGE, when(exp >= _EXP_TOO_SMALL, s.cast("float64")))
     zero = ibis.cases((s.startswith("-"), -0.0), else_=0.0)
     value = ibis.cases((exp < _EXP_TOO_SMALL, zero), else_=value)
     finite = ~(value.isnan() | value.isinf())
-    return _when(s.re_search(FLOAT_RE), _when(finite, value))
+    return when(s.re_search(FLOAT_RE), when(finite, value))
 
 
 def _exponent(s: ir.StringValue) -> ir.IntegerValue:
@@ -110,19 +106,14 @@ def _parts(s: ir.StringValue, group: int) -> ir.StringValue:
     return s.re_extract(TS_PARTS, group).nullif("")
 
 
-def _days_in_month(y: ir.IntegerValue, m: ir.IntegerValue) -> ir.IntegerValue:
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    return ibis.cases((m == 2, ibis.cases((leap, 29), else_=28)), (m.isin([4, 6, 9, 11]), 30), else_=31)
-
-
 def _valid_date(s: ir.StringValue) -> ir.BooleanValue:
     """Whether the first 10 characters (YYYY-MM-DD, digits checked) are a day of the calendar."""
     y, m, d = (s.substr(a, n).cast("int64") for a, n in ((0, 4), (5, 2), (8, 2)))
-    return (m >= 1) & (m <= 12) & (d >= 1) & (d <= _days_in_month(y, m)) & (y >= 1)
+    return (m >= 1) & (m <= 12) & (d >= 1) & (d <= days_in_month(y, m)) & (y >= 1)
 
 
 def date_from_text(s: ir.StringValue) -> ir.DateValue:
-    return _when(s.re_search(DATE_RE), _when(_valid_date(s), s.cast("date")))
+    return when(s.re_search(DATE_RE), when(_valid_date(s), s.cast("date")))
 
 
 def timestamp_from_text(s: ir.StringValue, zone: str) -> ir.TimestampValue:
@@ -138,18 +129,9 @@ def timestamp_from_text(s: ir.StringValue, zone: str) -> ir.TimestampValue:
     text = s.substr(0, 10) + " " + ibis.cases((midnight24, "00"), else_=hour) + ":" + minute + ":" + second
     wall = text.cast("timestamp") + fraction.cast("int64").as_interval("us")
     wall = ibis.cases((midnight24, wall + ibis.interval(days=1)), else_=wall)
-    instant = wall - _offset_minutes(offset).as_interval("m")
+    instant = wall - offset_minutes(offset).as_interval("m")
     value = ibis.cases((offset.isnull(), portability.local_to_utc(wall, zone)), else_=instant)
-    return _when(s.re_search(TS_PARTS), _when(valid, value))
-
-
-def _offset_minutes(offset: ir.StringValue) -> ir.IntegerValue:
-    """'Z', '+08', '+0800', '-08:30' -> minutes east of UTC (0 for NULL)."""
-    digits = offset.re_replace("[^0-9]", "")
-    hours = ibis.cases((digits.length() >= 2, digits.substr(0, 2)), else_="0").cast("int64")
-    minutes = ibis.cases((digits.length() == 4, digits.substr(2, 2)), else_="0").cast("int64")
-    sign = ibis.cases((offset.startswith("-"), -1), else_=1)
-    return (sign * (hours * 60 + minutes)).fill_null(0)
+    return when(s.re_search(TS_PARTS), when(valid, value))
 
 
 # ------------------------------------------------------------------ native values
@@ -176,7 +158,7 @@ def typed_native(col: Column, v: ir.Value, zone: str, instant: bool) -> ir.Value
         return v.cast("int64")
     if t == "float":
         f = v.cast("float64")
-        return _when(~(f.isnan() | f.isinf()), f)
+        return when(~(f.isnan() | f.isinf()), f)
     if t == "bool":
         return v
     if dtype.is_date():

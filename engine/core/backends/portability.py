@@ -21,6 +21,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
+from merit.core.backends import strptime_parts
 from merit.core.errors import MeritError
 
 DUCKDB, SPARK, POSTGRES = "duckdb", "pyspark", "postgres"
@@ -339,48 +340,18 @@ def _try_strptime_tz(text: str, formats: dt.Array(dt.string)) -> dt.Timestamp(ti
     """try_strptime with %z: an instant."""
 
 
-@ibis.udf.scalar.builtin(name="try_to_timestamp")
-def _spark_try_to_timestamp(text: str, fmt: str) -> dt.Timestamp():  # type: ignore[valid-type]
-    """Spark's try_to_timestamp(text, pattern): NULL when the pattern does not read it."""
-
-
-_JAVA_PATTERN = {"%Y": "yyyy", "%y": "yy", "%m": "M", "%d": "d", "%H": "H", "%I": "h", "%M": "mm", "%S": "ss",
-                 "%f": "SSSSSS", "%p": "a", "%b": "MMM", "%B": "MMMM", "%z": "Z", "%%": "%", "%-m": "M",
-                 "%-d": "d", "%-H": "H", "%j": "D", "%a": "E", "%A": "EEEE"}
-
-
-def _java_pattern(fmt: str) -> str:
-    """A strptime pattern as a Java DateTimeFormatter pattern (Spark's), literal text quoted."""
-    out, literal = [], ""
-    for token in re.findall(r"%-?.|[^%]+", fmt):
-        if token in _JAVA_PATTERN:
-            if literal:
-                out.append("'" + literal.replace("'", "''") + "'" if re.search("[A-Za-z']", literal) else literal)
-                literal = ""
-            out.append(_JAVA_PATTERN[token])
-        elif token.startswith("%"):
-            raise MeritError(f"the timestamp_format directive '{token}' cannot be read on Spark",
-                             expected=f"one of {', '.join(sorted(_JAVA_PATTERN))}")
-        else:
-            literal += token
-    if literal:
-        out.append("'" + literal.replace("'", "''") + "'" if re.search("[A-Za-z']", literal) else literal)
-    return "".join(out)
-
-
 def _strptime(text: ir.StringValue, formats: list[str], zoned: bool) -> ir.TimestampValue:
-    """The first of *formats* that reads *text*: a wall clock (naive) or, *zoned*, the naive UTC
-    instant."""
+    """The first of *formats* that reads *text*: a wall clock (naive) or, *zoned* (patterns with
+    %z), the naive UTC instant.  DuckDB: its try_strptime; the others read the patterns with
+    regular expressions (merit.core.backends.strptime_parts), the same values."""
     kind = engine(text)
     if kind == DUCKDB:
         if zoned:
             return utc_of_instant(_try_strptime_tz(text, ibis.literal(formats, type=dt.Array(dt.string))))
         return _try_strptime(text, ibis.literal(formats, type=dt.Array(dt.string)))
-    if kind == SPARK:
-        return ibis.coalesce(*[_spark_try_to_timestamp(text, _java_pattern(f)) for f in formats]) \
-            if len(formats) > 1 else _spark_try_to_timestamp(text, _java_pattern(formats[0]))
-    raise MeritError("timestamp_format is not read on PostgreSQL: its tables' times are read as ISO 8601 "
-                     "text or as timestamps", expected="a timestamp column, or ISO 8601 text")
+    name = {SPARK: "Spark", POSTGRES: "PostgreSQL"}.get(kind, kind)
+    tries = [strptime_parts.read(text, fmt, name) for fmt in formats]
+    return ibis.coalesce(*tries) if len(tries) > 1 else tries[0]
 
 
 def strptime_utc(text: ir.StringValue, formats: tuple[str, ...], timezone: str) -> ir.TimestampValue:
@@ -392,7 +363,7 @@ def strptime_utc(text: ir.StringValue, formats: tuple[str, ...], timezone: str) 
     if naive:
         tries.append(local_to_utc(_strptime(text, naive, False), timezone))
     if zoned:
-        tries.append(_strptime(text, zoned, engine(text) != SPARK))
+        tries.append(_strptime(text, zoned, True))
     return ibis.coalesce(*tries) if len(tries) > 1 else tries[0]
 
 
