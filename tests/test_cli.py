@@ -77,6 +77,8 @@ def test_bad_cycle_yaml(service_ws):
     proc = run_merit("run", service_ws, "--no-pdf")
     assert_user_error(proc, "cycle.yaml", "line 3", "Mars/Olympus")
     assert "before its start" in proc.stderr
+    assert "field 'timezone': unknown time zone 'Mars/Olympus'" in proc.stderr
+    assert "Value error" not in proc.stderr  # (pydantic's own prefix is not the user's business)
     assert not (service_ws / "out").exists()
 
 

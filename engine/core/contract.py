@@ -23,7 +23,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from merit.core.errors import MeritError, raise_collected
-from merit.core.yamlpos import YamlDoc, load_yaml
+from merit.core.yamlpos import YamlDoc, load_yaml, plain_message
 
 TYPES = ("string", "enum", "int", "float", "bool", "timestamp", "date", "list")
 ColumnType = Literal["string", "enum", "int", "float", "bool", "timestamp", "date", "list"]
@@ -164,7 +164,7 @@ def _validated_tables(doc: YamlDoc) -> dict[str, TableSchema]:
         problems = []
         for err in exc.errors():
             path = _yaml_path(err["loc"], column_names)
-            problems.append(MeritError(err["msg"], file=doc.file, line=_line(doc, path),
+            problems.append(MeritError(plain_message(err), file=doc.file, line=_line(doc, path),
                                        field=".".join(map(str, path))))
     raise_collected(problems)
     raise AssertionError("a ValidationError without problems")  # pragma: no cover

@@ -35,7 +35,7 @@ from merit.core.ruleset_domain import CorrectionTable, PanelScale, Scorecard, cr
 from merit.core.ruleset_words import REASON_FILTERS, Words
 from merit.core.suggest import did_you_mean
 from merit.i18n import LANGUAGES
-from merit.core.yamlpos import YamlDoc, load_yaml_text, read_settings_file
+from merit.core.yamlpos import YamlDoc, load_yaml_text, plain_message, read_settings_file
 
 SCOPES = ("agent", "team", "org")
 AGGREGATIONS = ("count", "sum", "mean", "min", "max", "count_distinct", "ratio", "quantile",
@@ -587,9 +587,7 @@ AT_KEY = {"language_key": "a language: " + ", ".join(LANGUAGES),
 def _positioned(loaded: LoadedRuleset, err: dict) -> RulesetError:
     loc = tuple(err["loc"])
     # Keep only the steps that exist in the merged data (pydantic adds union/type names).
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+    msg = plain_message(err)
     if err["type"] == "missing":
         msg = f"required field '{loc[-1]}' is missing"
     elif err["type"] == "extra_forbidden":

@@ -289,6 +289,16 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
     raise AssertionError("a ValidationError without problems")  # pragma: no cover
 
 
+
+def plain_message(err: dict) -> str:
+    """A pydantic error's message without pydantic's own prefix ("Value error, ...": the
+    validator's words are the message)."""
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
 def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = (), model=None) -> list[MeritError]:
     """Turn a pydantic ValidationError into positioned errors (an unknown key of *model*
     with the closest known one)."""
@@ -314,7 +324,7 @@ def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = (),
             kpos = doc.key_pos(tuple(real))
             pos = kpos or pos
         field = ".".join(str(p) for p in path) or None
-        msg = err["msg"]
+        msg = plain_message(err)
         if err["type"] == "missing":
             msg = f"required field '{path[-1]}' is missing"
         elif err["type"] == "extra_forbidden":
