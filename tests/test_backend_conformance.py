@@ -297,6 +297,16 @@ def test_spark_reads_files_and_tables_itself(tmp_path, spark_session):
     load_backend_tables(ws, con, tables, set(SERVICE))
     _same_as_file_loader(tables, load_tables(open_workspace(FIXTURE)), SERVICE)
     _location_identity(con, tables.sources["surveys"], location)
+    # keyed tables' rows get Spark's row ids (no window over the whole table: one partition, one
+    # task), unique, named by their key; a table without a key keeps its rows numbered in order
+    # (the surveys, from two Parquet files, are read as two partitions: the second's ids start at 2**33)
+    surveys = tables.tables["surveys"].select("_row").execute()["_row"]
+    assert surveys.is_unique and surveys.max() >= 2 ** 33 and not tables.sources["surveys"].numbered
+    assert not tables.sources["tickets"].numbered
+    assert tables.line_of("surveys", surveys.tolist()[:2]) == [None, None]
+    handoffs = tables.tables["handoffs"].order_by("_row").select("_row").execute()
+    assert tables.sources["handoffs"].numbered and handoffs["_row"].tolist() == list(range(len(handoffs)))
+    assert tables.line_of("handoffs", [0, 2]) == [1, 3]
 
     def create(c, name, table):
         rows = table.to_pylist()

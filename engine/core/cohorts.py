@@ -251,7 +251,8 @@ class CohortBuilder:
         errors = []
         for value, n, lines in zip(found["_key"], found["_n"], found["_lines"]):
             shown = sorted(int(r) for r in (lines if lines is not None else []) if r is not None and r == r)
-            at = self.tables.line_of(source_table, shown) if source is not None and shown else []
+            at = [a for a in self.tables.line_of(source_table, shown) if a is not None] \
+                if source is not None and shown else []
             where = (f", line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}"
                      f"{' and more' if n > len(at) else ''}") if at else ""
             message = f"{check.key_text} '{value}' is not a key of params.{check.param}"

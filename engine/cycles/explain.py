@@ -150,8 +150,12 @@ def _shown_columns(cm: CompiledMetric, mine, cfg, own: list[Adjustment]) -> tupl
 def _with_source_lines(report: Explanation, tables, table: str, df: pd.DataFrame) -> pd.DataFrame:
     """Record indexes turned into the lines of the table's file (a table merit builds has none)."""
     source = tables.sources.get(table)
+    if source is not None and source.format == "table" and not getattr(source, "numbered", True):
+        report.summary.append(f"source: {source.display}")  # (records named by their key alone)
+        return df.drop(columns=["line"])
     if source is not None:
-        report.summary.append(f"source: {source.display} (line = line in that file)")
+        what = "the record's number in the table's order" if source.format == "table" else "line in that file"
+        report.summary.append(f"source: {source.display} (line = {what})")
         lines = tables.line_of(table, df["line"].to_numpy()) if len(df) else []
         df["line"] = list(lines)
         return df

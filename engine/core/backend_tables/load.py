@@ -26,7 +26,8 @@ def load_backend_tables(ws: Workspace, con, tables, names, limit: int = 50) -> N
     tables already there, such as staged files, may be referred to) the typed, validated tables
     *names*: the workspace's table sources (:attr:`Workspace.table_sources`) and files the engine
     reads itself.  Each is an Ibis table on the backend with ``_row`` (the row's number in key
-    order) and the contract's columns, kept once typed (portability.materialise).
+    order; on Spark, for a keyed table, its row id: portability.row_numbers) and the contract's
+    columns, kept once typed (portability.materialise).
 
     Raises :class:`DataError` or :class:`ProblemList` with every problem of every table."""
     problems = Problems(limit)
@@ -64,6 +65,7 @@ def _load(ws: Workspace, con, tables, schema: TableSchema, src: BackendSource, p
         return
     cols = source_columns(con, src, schema, raw, tables.tables.get("agents"), problems, t_order)
     formats = src.entry.spec.timestamp_formats if src.entry is not None else ()
+    src.numbered = portability.numbers_in_order(con.name, schema.key in cols.values)
     typed = typed_relation(schema, cols, ws.config.timezone, formats)
     full = portability.materialise(con, f"_merit_typed_{name}", typed)
     tables.absent[name] = frozenset(schema.names) - frozenset(cols.values)
@@ -87,7 +89,8 @@ def typed_relation(schema: TableSchema, cols: Columns, zone: str, formats: tuple
     kept = [c for c in rel.columns if not c.startswith("_v_")]
     typed = {col.name: _typed(col, rel, cols, zone, formats, merit_written) for col in schema.columns}
     rel = rel.select(*kept, **typed)
-    return rel.mutate(_row=ibis.row_number().over(order_by=_row_order(schema, rel, set(cols.values))))
+    present = set(cols.values)
+    return rel.mutate(_row=portability.row_numbers(rel, _row_order(schema, rel, present), schema.key in present))
 
 
 def _typed(col: Column, rel: ir.Table, cols: Columns, zone: str, formats: tuple[str, ...],

@@ -40,6 +40,7 @@ class BackendSource:
     entry: Any = None  # the `sources:` entry (merit.core.sources.entry.SourceEntry)
     format: str = "table"
     encoding: str = "UTF-8"  # a CSV file: its encoding, as the engine's reader names it
+    numbered: bool = True  # ``_row`` is the row's place in key order (False: an id, portability.row_numbers)
 
 
 @dataclass

@@ -57,7 +57,9 @@ def _spark(spec: BackendSpec):
         # client ignores with a warning that says nothing to merit's user
         warnings.filterwarnings("ignore", message="'verifySchema' is ignored", category=UserWarning)
     else:
-        builder = builder.master(spec.spark_master).config("spark.log.level", "ERROR")
+        # (Spark draws stage progress bars on the terminal: merit reports its own progress)
+        builder = builder.master(spec.spark_master).config("spark.log.level", "ERROR").config(
+            "spark.ui.showConsoleProgress", "false")
     for key, value in SPARK_SESSION.items():
         builder = builder.config(key, value)
     if not spec.connect and spec.spark_master.startswith("local"):

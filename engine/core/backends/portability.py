@@ -146,6 +146,33 @@ def decimal_overflow(con, exc: BaseException) -> Overflow | None:
     return None
 
 
+# ------------------------------------------------------------------ row numbers
+@ibis.udf.scalar.builtin(name="monotonically_increasing_id")
+def _spark_row_id() -> dt.int64:  # type: ignore[valid-type]
+    """Spark's monotonically_increasing_id(): unique, increasing in the order a table is read
+    (the partition's number in the upper bits), computed where each partition is read."""
+
+
+def row_numbers(table: ibis.Table, order: list, keyed: bool) -> ir.IntegerValue:
+    """``_row`` for the rows of a table typed on the engine: 0, 1, 2, ... in *order*.
+
+    Spark computes a window over a whole table in one partition, by one task: at 10 million
+    tickets that task shuffled, typed and cached every ticket alone (docs/performance.md), at
+    a billion it could not.  There, a *keyed* table's rows get Spark's row ids instead (unique,
+    in the order they are read, no shuffle): such rows are named by their key wherever merit
+    names them, and ordered by it.  A table without a key (handoffs, timelog, ...: far fewer
+    rows than the tickets) keeps the numbering in *order*, which names and orders its rows."""
+    if not numbers_in_order(engine(table), keyed):
+        return _spark_row_id()
+    return ibis.row_number().over(order_by=order)
+
+
+def numbers_in_order(kind: str, keyed: bool) -> bool:
+    """Whether :func:`row_numbers` numbers a table's rows 0, 1, 2, ... on engine *kind* (else
+    ``_row`` is an id, no place a message could name)."""
+    return not (keyed and kind == SPARK)
+
+
 # ------------------------------------------------------------------ top N
 _ITEM = dt.Struct({"key": dt.string, "value": dt.float64, "n": dt.int64})
 _ORDER = dt.Struct({"o": dt.float64, "k": dt.string})

@@ -53,13 +53,16 @@ class Tables:
         Accepts one index (returns an int) or an iterable of them (returns a
         list in the same order).  CSV: the header is line 1, and records that
         span several lines (quoted newlines) or blank lines shift the numbers;
-        xlsx: the sheet row; parquet: the 1-based row number.
+        xlsx: the sheet row; parquet: the 1-based row number; a table on the backend: the
+        row's place in key order, or None where ``_row`` is an id (its source's ``numbered``).
         """
         single = not isinstance(rows, Iterable)
         arr = np.asarray([rows] if single else list(rows), dtype=np.int64).ravel()
         wanted = arr.tolist()
         src = self.sources[table]
-        if src.format in ("parquet", "table"):  # (a table's `_row`: its place in key order)
+        if src.format == "table" and not getattr(src, "numbered", True):  # (an id: no place to name)
+            lines = [None] * len(wanted)
+        elif src.format in ("parquet", "table"):  # (a table's `_row`: its place in key order)
             lines = (arr + 1).tolist()
         elif src.format == "xlsx":
             sheet = self._sheet_rows[table]
