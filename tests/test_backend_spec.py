@@ -123,3 +123,18 @@ def test_spark_without_java_says_so(tmp_path):
     proc = run_merit_subprocess("check", _workspace(tmp_path, {"kind": "spark", "master": "local[1]"}),
                                 env={"JAVA_HOME": str(tmp_path / "no-java")})
     assert_user_error(proc, "cannot start or reach Spark at local[1]", "Java 17 or later")
+
+
+@pytest.mark.backends
+def test_a_spark_driver_merit_starts_keeps_sparks_logging_off_the_terminal(service_ws):
+    """`merit check --backend local[1]` in its own process, the Spark driver started by merit (the
+    files read and checked by Spark itself): nothing of Spark's own logging on the terminal — no
+    log profile notice, no warnings (Hadoop's native libraries), no progress bars, no code
+    generation fallback traces; only the JVM's one line about its vector module."""
+    proc = run_merit_subprocess("check", service_ws, "--backend", "local[1]",
+                                env={"MERIT_SPARK_DRIVER_MEMORY": "1g"})
+    assert proc.returncode == 0, proc.stderr
+    assert "tickets" in proc.stdout and "22" in proc.stdout  # (what check reports, from Spark)
+    spark_lines = [line for line in proc.stderr.splitlines()
+                   if line.strip() and not line.startswith("WARNING: Using incubator modules")]
+    assert spark_lines == [], proc.stderr[-3000:]

@@ -19,6 +19,8 @@ from merit.core.errors import MeritError
 # Spark: ANSI mode (an overflow or a bad cast is an error, as on DuckDB and PostgreSQL, not a
 # silent NULL) and timestamps read and written as UTC instants, as merit stores them.
 SPARK_SESSION = {"spark.sql.ansi.enabled": "true", "spark.sql.session.timeZone": "UTC"}
+# Spark's logging, for a driver merit starts (a file of this package)
+SPARK_LOG4J = "spark-log4j2.properties"
 
 
 class BackendError(MeritError):
@@ -57,17 +59,21 @@ def _spark(spec: BackendSpec):
         # client ignores with a warning that says nothing to merit's user
         warnings.filterwarnings("ignore", message="'verifySchema' is ignored", category=UserWarning)
     else:
-        # (Spark draws stage progress bars on the terminal: merit reports its own progress)
-        builder = builder.master(spec.spark_master).config("spark.log.level", "ERROR").config(
-            "spark.ui.showConsoleProgress", "false")
+        # (no stage progress bars on the terminal: merit reports its own progress)
+        builder = builder.master(spec.spark_master).config("spark.ui.showConsoleProgress", "false")
+        if not spec.spark_master.startswith("local"):  # (a local driver logs through merit's file, below)
+            builder = builder.config("spark.log.level", "ERROR")
     for key, value in SPARK_SESSION.items():
         builder = builder.config(key, value)
     if not spec.connect and spec.spark_master.startswith("local"):
         # merit keeps nothing in Spark's catalogue: without this, a local session makes
         # spark-warehouse/ (and Derby's files) in whatever folder merit was started from
         scratch = Path(tempfile.gettempdir()) / "merit-spark"
+        # and Spark's logging is merit's file's: errors only
+        log4j = Path(__file__).with_name(SPARK_LOG4J).as_uri()
         builder = builder.config("spark.sql.warehouse.dir", str(scratch / "warehouse")).config(
-            "spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch / 'derby'}")
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={scratch / 'derby'} -Dlog4j2.configurationFile={log4j}")
         # in local mode the driver does all the work: Spark's 1g runs out of memory at 10 million
         # tickets (docs/performance.md); 4g suffices there
         builder = builder.config("spark.driver.memory", os.environ.get("MERIT_SPARK_DRIVER_MEMORY", "4g"))
