@@ -11,7 +11,8 @@ on a bad value, Spark's parser reads other things than DuckDB's).  What reads is
   backtracking: exactly its width when another number follows with nothing between;
 - a space matches one or more white-space characters; white space around the text is allowed;
 - %y is 2000-2068 for 00-68 and 1969-1999 for 69-99; %I is 1-12 and %p (AM/PM in any case)
-  makes it a 24-hour clock; %b, %B, %a, %A are English names in any case (weekdays unchecked);
+  makes it a 24-hour clock; %b, %B, %a, %A are English names in any case (%b, %a the three-letter
+  abbreviations; the weekday is not checked against the date);
 - %z is ``+08``, ``+0800`` or ``+08:00`` (not ``Z``): the time is then an instant;
 - a field not in the pattern is that of 1900-01-01 00:00:00.
 
@@ -48,10 +49,6 @@ class Pattern:
     groups: dict[str, int] = field(default_factory=dict)
 
 
-def _any_case(word: str) -> str:
-    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
-
-
 def _literal(text: str) -> str:
     return "".join(c if c.isalnum() or not c.isascii() else "\\" + c for c in text)
 
@@ -77,16 +74,13 @@ def compile_pattern(fmt: str, engine_name: str) -> Pattern:
         if letter not in WIDTH and letter not in _NAMES and letter not in "pz":
             raise MeritError(f"the timestamp_format directive '{token}' cannot be read on {engine_name}",
                              expected=f"one of {', '.join(READ)}")
-        if letter in ("a", "A"):  # (weekday names are read, not checked)
-            parts.append("(?:" + "|".join(_any_case(n) for n in _NAMES[letter]) + ")")
-            continue
         if letter in WIDTH:
             following = _directive(tokens[i + 1]) if i + 1 < len(tokens) else None
             width = WIDTH[letter]
             digits = f"{{{width}}}" if following in WIDTH and letter != "f" else f"{{1,{width}}}"
             parts.append(f"([0-9]{digits})")
-        elif letter in ("b", "B"):
-            parts.append("(" + "|".join(_any_case(n) for n in _NAMES[letter]) + ")")
+        elif letter in _NAMES:  # (a name: letters here, checked against the names in read())
+            parts.append("([A-Za-z]{3})" if letter in "ba" else "([A-Za-z]+)")
         elif letter == "p":
             parts.append("([AaPp][Mm])")
         else:  # z
@@ -114,9 +108,17 @@ def offset_minutes(offset: ir.StringValue) -> ir.IntegerValue:
     return (sign * (hours * 60 + minutes)).fill_null(0)
 
 
-def _month_number(name: ir.StringValue, names: list[str]) -> ir.IntegerValue:
-    low = name.lower()
-    return ibis.cases(*[(low == n, i) for i, n in enumerate(names, 1)], else_=ibis.null("int64"))
+def _is_name(name: ir.StringValue, names: list[str]) -> ir.BooleanValue:
+    """Whether *name* is one of *names*, in any case (a search in one text: the expressions stay
+    short, where a CASE over the names would repeat the text's extraction once a name)."""
+    return ibis.literal("|" + "|".join(names) + "|").find("|" + name.lower() + "|") >= 0
+
+
+def _month_number(name: ir.StringValue) -> ir.IntegerValue:
+    """1-12 for a month's name or abbreviation (checked by :func:`_is_name`): the place of its
+    first three letters among the months'."""
+    first = ibis.literal("".join(m[:3] for m in MONTHS))
+    return (first.find(name.lower().substr(0, 3)) // 3 + 1).cast("int64")
 
 
 def _padded(number: ir.IntegerValue, width: int) -> ir.StringValue:
@@ -144,11 +146,14 @@ def read(text: ir.StringValue, fmt: str, engine_name: str) -> ir.TimestampValue:
     month = number("m", 1)
     for letter in ("b", "B"):
         if letter in pattern.groups:
-            month = _month_number(part(letter), _NAMES[letter])
+            month = _month_number(part(letter))
     day, minute, second = number("d", 1), number("M", 0), number("S", 0)
     hour = number("I", 0) if "I" in pattern.groups else number("H", 0)
+    named = [_is_name(part(letter), _NAMES[letter]) for letter in _NAMES if letter in pattern.groups]
     valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= days_in_month(year, month)) \
         & (hour <= 23) & (minute <= 59) & (second <= 59)
+    for check in named:  # (first: a month's number is read only from a month's name)
+        valid = check & valid
     if "I" in pattern.groups:
         valid = valid & (hour >= 1) & (hour <= 12)
     if "p" in pattern.groups:
