@@ -502,42 +502,52 @@ def test_lists_exclude_customers_without_csat(full_lists):
 
 # --------------------------------------------------------------------------- optional tables
 
-@pytest.mark.parametrize(
-    "filename,table,metrics,still",
-    [
-        # still: a metric of another table that must keep its value, (scope, id, metric, value)
-        ("innovations.csv", "innovations", ["innovation_points"], ("org", "org", "influence_points", 14)),
-        ("influence.csv", "influence", ["influence_points", "influence_revenue"], ("org", "org", "innovation_points", 73)),
-        ("requirements.csv", "requirements", ["requirements_submitted", "requirements_landed", "requirement_points"],
-         ("org", "org", "innovation_points", 73)),
-        ("interceptions.csv", "interceptions", ["smart_interception_rate", "tool_interception_rate"],
-         ("org", "org", "cost_per_interaction", 5500)),
-        ("incidents.csv", "incidents", ["availability", "availability_target_met"],
-         ("org", "org", "cost_per_interaction", 5500)),
-        ("costs.csv", "costs", ["cost_per_interaction"], ("team", "alpha", "capacity", F(48, 5))),
-        ("timelog.csv", "timelog", ["engagement", "work_efficiency", "utilization"],
-         ("team", "alpha", "capacity", F(48, 5))),
-        ("surveys.csv", "surveys", ["nps"], ("org", "org", "innovation_points", 73)),
-    ],
-    ids=["innovations", "influence", "requirements", "interceptions", "incidents", "costs", "timelog", "surveys"],
-)
-def test_missing_optional_table_leaves_metrics_undefined(tmp_path, filename, table, metrics, still):
+# filename, table, its metrics, and a metric of another table that must keep its value
+# (scope, id, metric, value), each worked out with that table alone deleted
+OPTIONAL_TABLES = {
+    "innovations": ("innovations.csv", ["innovation_points"], ("org", "org", "influence_points", 14)),
+    "influence": ("influence.csv", ["influence_points", "influence_revenue"],
+                  ("org", "org", "innovation_points", 73)),
+    "requirements": ("requirements.csv", ["requirements_submitted", "requirements_landed", "requirement_points"],
+                     ("org", "org", "innovation_points", 73)),
+    "interceptions": ("interceptions.csv", ["smart_interception_rate", "tool_interception_rate"],
+                      ("org", "org", "cost_per_interaction", 5500)),
+    "incidents": ("incidents.csv", ["availability", "availability_target_met"],
+                  ("org", "org", "cost_per_interaction", 5500)),
+    "costs": ("costs.csv", ["cost_per_interaction"], ("team", "alpha", "capacity", F(48, 5))),
+    "timelog": ("timelog.csv", ["engagement", "work_efficiency", "utilization"],
+                ("team", "alpha", "capacity", F(48, 5))),
+    "surveys": ("surveys.csv", ["nps"], ("org", "org", "innovation_points", 73)),
+}
+
+
+# Four tables deleted at once (one run for four: the suite's time), grouped so that no table's
+# "still" metric reads another table of its group: each table's metrics are undefined with a note
+# naming it, and the others' metrics keep their values.
+@pytest.mark.parametrize("tables", [["innovations", "interceptions", "incidents", "timelog"],
+                                    ["influence", "requirements", "costs", "surveys"]],
+                         ids=["innovations+interceptions+incidents+timelog", "influence+requirements+costs+surveys"])
+def test_missing_optional_table_leaves_metrics_undefined(tmp_path, tables):
     """docs/data.md: 'a metric whose table is absent is reported as undefined, not as an error'."""
     ws = _copy_fixture(tmp_path)
-    (ws / "data" / filename).unlink()
+    for table in tables:
+        (ws / "data" / OPTIONAL_TABLES[table][0]).unlink()
     proc = _run(ws)
-    assert proc.returncode == 0, f"deleting {filename} must not be an error\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert proc.returncode == 0, f"deleting {tables} must not be an error\n{proc.stdout}\n{proc.stderr}"
     _h, rows = _read_csv(ws / "out" / "metrics.csv")
     index = _index(rows)
-    for metric in metrics:
-        mine = [r for r in rows if r["metric"] == metric]
-        assert ("org", "org", "", metric) in index, f"{metric}: the org row must still be written (undefined)"
-        for r in mine:
-            what = f"{r['scope']}:{r['id']}:{r['breakdown'] or 'all'}:{metric}"
-            assert r["value"] == "", f"{what}: expected undefined without {filename}, got {r['value']!r}"
-            assert table in (r.get("note") or "").lower(), f"{what}: note should name the table {table!r}, got {r.get('note')!r}"
-    scope, sid, metric, value = still
-    _check(index.get((scope, sid, "", metric)), value, None, f"{scope}:{sid}:{metric} without {filename}")
+    for table in tables:
+        filename, metrics, still = OPTIONAL_TABLES[table]
+        for metric in metrics:
+            mine = [r for r in rows if r["metric"] == metric]
+            assert ("org", "org", "", metric) in index, f"{metric}: the org row must still be written (undefined)"
+            for r in mine:
+                what = f"{r['scope']}:{r['id']}:{r['breakdown'] or 'all'}:{metric}"
+                assert r["value"] == "", f"{what}: expected undefined without {filename}, got {r['value']!r}"
+                assert table in (r.get("note") or "").lower(), \
+                    f"{what}: note should name the table {table!r}, got {r.get('note')!r}"
+        scope, sid, metric, value = still
+        _check(index.get((scope, sid, "", metric)), value, None, f"{scope}:{sid}:{metric} without {filename}")
 
 
 # --------------------------------------------------------------------------- availability (seed 003)
