@@ -144,11 +144,13 @@ def explain(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the records to this CSV file."),
     limit: int = typer.Option(50, help="Show at most this many records (the CSV has all)."),
     fmt: OutputFormat = format_option("the records (csv and json: all of them, without the summary)"),
+    backend: Optional[str] = backend_option(),
 ) -> None:
     """Show the records behind one agent's number: which counted, which were excluded, and why."""
     with user_errors():
         with progress_bar() as bar:
-            report = usecases.explain(workspace, agent=agent, metric=metric, csv_out=csv_out, progress=bar)
+            report = usecases.explain(workspace, agent=agent, metric=metric, csv_out=csv_out, progress=bar,
+                                      backend=backend)
     records = report.records
     if fmt is not OutputFormat.table:
         if fmt is OutputFormat.csv:

@@ -109,6 +109,11 @@ def test_explain_formula_and_unknowns(service_ws):
     assert "resolved_tickets / days_worked" in proc.stdout and "0.8" in proc.stdout  # 4 resolved / 5 days
     assert_user_error(run_merit("explain", service_ws, "--agent", "NOPE", "--metric", "fdr"), "unknown agent 'NOPE'")
     assert_user_error(run_merit("explain", service_ws, "--agent", "A1", "--metric", "nope"), "unknown metric 'nope'")
+    # --backend as on run, render and check (docs/backends.md)
+    proc = run_merit("explain", service_ws, "--agent", "A1", "--metric", "productivity", "--backend", "duckdb")
+    assert proc.returncode == 0 and "0.8" in proc.stdout, proc.stderr
+    assert_user_error(run_merit("explain", service_ws, "--agent", "A1", "--metric", "fdr", "--backend", "oracle"),
+                      "field '--backend': unknown backend 'oracle'")
 
 
 def test_engine_settings_from_the_environment_are_checked(service_ws):

@@ -32,8 +32,9 @@ class Explanation:
     records: pd.DataFrame | None = None
 
 
-def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=None) -> Explanation:
-    prep = prepare_cycle(workspace, progress=progress)
+def explain_metric(workspace: Path | str, *, agent: str, metric: str, progress=None,
+                   backend: str | None = None) -> Explanation:
+    prep = prepare_cycle(workspace, progress=progress, backend=backend)
     plan = prep.plan
     if metric not in plan.metrics:
         raise MeritError(f"unknown metric '{metric}'" + did_you_mean(metric, plan.metrics),

@@ -149,13 +149,13 @@ def list_adjustments(workspace: Path | str, *, active_only: bool = False) -> tup
 
 
 def explain(workspace: Path | str, *, agent: str, metric: str, csv_out: Path | None = None,
-            progress: Progress | None = None):
+            progress: Progress | None = None, backend: str | None = None):
     """``merit explain``: the records behind one agent's number (merit.cycles.explain.Explanation);
     with *csv_out*, all of them written there too (no live formulas; numbers stay numbers)."""
     from merit.core.xlsx import csv_safe_frame
     from merit.cycles.explain import explain_metric
 
-    report = explain_metric(workspace, agent=agent, metric=metric, progress=progress)
+    report = explain_metric(workspace, agent=agent, metric=metric, progress=progress, backend=backend)
     if csv_out is not None and report.records is not None:
         csv_safe_frame(report.records).to_csv(csv_out, index=False, lineterminator="\n")
     return report
