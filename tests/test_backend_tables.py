@@ -311,6 +311,13 @@ def test_postgres_tables_native_and_text(tmp_path, postgres_url):
     got = tables.tables["incidents"].order_by("_row").execute()  # (Asia/Shanghai: UTC+8)
     assert got["started_at"].tolist() == [dt.datetime(2026, 8, 20, 12), dt.datetime(2026, 8, 20, 16)]
     assert got["ended_at"].tolist()[0] == dt.datetime(2026, 8, 20, 13, 5) and pd.isna(got["ended_at"].tolist()[1])
+    # a directive PostgreSQL cannot be asked to read: said at its line of cycle.yaml
+    ws = _workspace(tmp_path / "day_of_year", "  incidents:\n    table: bt.excel\n    timestamp_format: '%Y-%j'\n")
+    with pytest.raises(MeritError) as info:
+        load_backend_tables(ws, con, tables, {"incidents"})
+    err = info.value
+    assert (err.field, err.line) == ("sources.incidents.timestamp_format", 7), (err.field, err.line)
+    assert err.file.endswith("cycle.yaml") and "'%j' cannot be read on PostgreSQL" in err.message
     con.raw_sql("CREATE SCHEMA IF NOT EXISTS support")
     _check_bad(tmp_path / "bad", con, lambda c, n, t: c.create_table(n, t, database="support", overwrite=True),
                lambda n: f"support.{n}")

@@ -10,6 +10,7 @@ from merit.core.backend_tables.relation import BackendSource, Columns, open_rela
 from merit.core.backend_tables.typing import typed_native, typed_text
 from merit.core.backend_tables.validate import Validation, text_of
 from merit.core.backends import portability
+from merit.core.backends.strptime_parts import PatternError
 from merit.core.contract import Column, TableSchema, contract
 from merit.core.errors import DataError, Problems
 from merit.core.sources.encoding import detect_encoding
@@ -66,7 +67,10 @@ def _load(ws: Workspace, con, tables, schema: TableSchema, src: BackendSource, p
     cols = source_columns(con, src, schema, raw, tables.tables.get("agents"), problems, t_order)
     formats = src.entry.spec.timestamp_formats if src.entry is not None else ()
     src.numbered = portability.numbers_in_order(con.name, schema.key in cols.values)
-    typed = typed_relation(schema, cols, ws.config.timezone, formats)
+    try:
+        typed = typed_relation(schema, cols, ws.config.timezone, formats)
+    except PatternError as err:  # (said at the `timestamp_format` of cycle.yaml that gave it)
+        raise src.entry.error(err.message, "timestamp_format", expected=err.expected) from None
     full = portability.materialise(con, f"_merit_typed_{name}", typed)
     tables.absent[name] = frozenset(schema.names) - frozenset(cols.values)
     Validation(con, tables, schema, src, full, set(cols.values), problems, t_order).run(cols.checks)

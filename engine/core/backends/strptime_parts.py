@@ -40,6 +40,10 @@ _TOKENS = re.compile(r"%-?.|\s+|[^%\s]+", re.S)
 READ = sorted(f"%{d}" for d in [*WIDTH, *_NAMES, "p", "z", "%"])
 
 
+class PatternError(MeritError):
+    """A ``timestamp_format`` directive the engine cannot read (its caller says where it was given)."""
+
+
 @dataclass
 class Pattern:
     """A strptime pattern as a regular expression: *groups* maps a field (a directive's letter)
@@ -72,8 +76,8 @@ def compile_pattern(fmt: str, engine_name: str) -> Pattern:
             parts.append("%")
             continue
         if letter not in WIDTH and letter not in _NAMES and letter not in "pz":
-            raise MeritError(f"the timestamp_format directive '{token}' cannot be read on {engine_name}",
-                             expected=f"one of {', '.join(READ)}")
+            raise PatternError(f"the timestamp_format directive '{token}' cannot be read on {engine_name}",
+                               expected=f"one of {', '.join(READ)}")
         if letter in WIDTH:
             following = _directive(tokens[i + 1]) if i + 1 < len(tokens) else None
             width = WIDTH[letter]
