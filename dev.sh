@@ -18,12 +18,14 @@ DEB_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 poppler-utils openjdk-17-jre-he
 # Debian's own Python 3.11 when there is one: it is built with profile-guided and link-time
 # optimisation, and runs merit (WeasyPrint's layout, Ibis's compiler) about 10 % faster than a
 # Python built from source without them (docs/performance.md). PYTHON=... chooses another.
-if [ -z "${PYTHON:-}" ]; then
+# (Chosen after the Debian packages are in: python3-venv is what gives it `venv`.)
+choose_python() {
+    [ -n "${PYTHON:-}" ] && return 0
     PYTHON=python3
-    if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
         PYTHON=/usr/bin/python3
     fi
-fi
+}
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -47,6 +49,7 @@ setup_debian() {
 venv_base() { sed -n 's/^executable *= *//p' "$1/pyvenv.cfg" 2>/dev/null | xargs -r realpath 2>/dev/null; }
 
 setup_python() {
+    choose_python
     local base
     base=$("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.executable))')
     if [ -x .venv/bin/python ] && [ "$(venv_base .venv)" != "$base" ]; then
