@@ -218,6 +218,84 @@ def test_utf16_without_byte_order_mark(tmp_path):
     assert err.message == "the file does not start with a UTF-16 byte-order mark"
 
 
+# --------------------------------------------------------------------------- delimiters
+
+def _zendesk_rows() -> list[list[str]]:
+    import csv
+    import io
+
+    text = (EXPORTS / "zendesk-tickets.csv").read_text(encoding="utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+ZENDESK_IDS_AND_ASSIGNEES = [("101", "a1"), ("102", "a1"), ("103", "a2"), ("104", "a2"), ("105", None),
+                             ("106", "a3"), ("107", "a3")]
+
+
+@pytest.mark.parametrize("written", ['"\\t"', "tab", "'\\t'"])
+def test_excel_unicode_text_is_utf16_and_tab_separated(tmp_path, written):
+    """Excel's "Unicode Text": UTF-16 with its byte-order mark, tabs between fields, CRLF; the value
+    "Question, billing" of ticket 104 holds a comma and is not quoted there."""
+    text = "".join("\t".join(row) + "\r\n" for row in _zendesk_rows())
+    root = make_ws(tmp_path, f"  tickets:\n    file: exports/t.csv\n    preset: zendesk\n    delimiter: {written}\n",
+                   {"t.csv": text.encode("utf-16")})
+    assert ticket_rows(root, "ticket_id", "assignee") == ZENDESK_IDS_AND_ASSIGNEES
+
+
+def test_semicolon_separated_with_quoted_semicolons(tmp_path):
+    import csv
+    import io
+
+    out = io.StringIO()
+    rows = _zendesk_rows()
+    rows[4][5] = "Question; billing"  # ticket 104's subject: quoted, as Excel writes it
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
+    assert '"Question; billing"' in out.getvalue()
+    root = make_ws(tmp_path, "  tickets:\n    file: exports/t.csv\n    preset: zendesk\n    delimiter: ';'\n",
+                   {"t.csv": "\ufeff" + out.getvalue()})
+    assert ticket_rows(root, "ticket_id", "assignee") == ZENDESK_IDS_AND_ASSIGNEES
+    # a line with one field too many is said in the file's own delimiter
+    bad = out.getvalue().replace("\r\n102;", ";x\r\n102;", 1)  # the end of line 2 (ticket 101)
+    root = make_ws(tmp_path / "bad", "  tickets:\n    file: exports/t.csv\n    preset: zendesk\n    delimiter: ';'\n",
+                   {"t.csv": bad})
+    [err] = problems(root)
+    assert (err.line, err.message) == (2, "this line has 14 fields but the header has 13")
+    assert err.expected.startswith("13 semicolon-separated fields")
+
+
+@pytest.mark.parametrize("delimiter,name,written", [(";", "semicolon", "';'"), ("\t", "tab", '"\\t"'),
+                                                    ("|", "vertical bar", "'|'")])
+def test_a_file_in_data_split_by_another_delimiter_says_which_entry_to_add(service_ws, delimiter, name, written):
+    agents = service_ws / "data" / "agents.csv"
+    agents.write_text(agents.read_text(encoding="utf-8").replace(",", delimiter), encoding="utf-8")
+    [err] = problems(service_ws)
+    assert (err.file, err.line) == ("ws/data/agents.csv", 1)
+    assert err.message == f"the header row is one column: its names are separated by a {name}, not a comma"
+    assert f"delimiter: {written}" in err.expected
+
+
+def test_a_utf16_file_in_data_says_it_is_utf16(service_ws):
+    agents = service_ws / "data" / "agents.csv"
+    agents.write_bytes(agents.read_text(encoding="utf-8").encode("utf-16"))
+    [err] = problems(service_ws)
+    assert (err.file, err.line, err.message) == ("ws/data/agents.csv", 1,
+                                                 "the file is UTF-16 text, as Excel's 'Unicode Text' writes it")
+    assert "encoding: auto" in err.expected
+
+
+@pytest.mark.parametrize("entry,line,message", [
+    ("  tickets: {file: exports/t.csv, delimiter: ':'}\n", 5, "the delimiter ':' is not one merit reads"),
+    ("  tickets: {file: exports/t.csv, delimiter: ',,'}\n", 5, "the delimiter ',,' is not one merit reads"),
+    ("  tickets: {file: exports/t.xlsx, delimiter: ';'}\n", 5, "'delimiter' is for CSV files only"),
+])
+def test_a_delimiter_merit_does_not_read_is_said_at_its_line(tmp_path, entry, line, message):
+    root = make_ws(tmp_path, entry, {"t.csv": "Id\n", "t.xlsx": (EXPORTS / "freshdesk-tickets.xlsx").read_bytes()})
+    err = workspace_error(root)
+    found = err.problems if isinstance(err, ProblemList) else [err]
+    assert [(e.line, e.field) for e in found] == [(line, "sources.tickets.delimiter")], found
+    assert message in found[0].message
+
+
 # --------------------------------------------------------------------------- value maps
 
 MAPPED = ("  tickets:\n    file: exports/t.csv\n    columns:\n      ticket_id: Id\n      created_at: Created at\n"

@@ -111,6 +111,8 @@ def _source_path(root: Path, entry: SourceEntry) -> Path:
                           expected="the path of the export, relative to the workspace folder")
     if entry.spec.sheet is not None and path.suffix.lower() != ".xlsx":
         raise entry.error("'sheet' is for Excel workbooks (.xlsx) only", "sheet")
+    if entry.spec.delimiter != "," and path.suffix.lower() != ".csv":
+        raise entry.error("'delimiter' is for CSV files only", "delimiter")
     return path
 
 
@@ -125,6 +127,8 @@ def _cluster_location(entry: SourceEntry, given: str) -> str:
         raise entry.error("'sheet' is for Excel workbooks (.xlsx) only", "sheet")
     if entry.spec.encoding != "auto":
         raise entry.error("'encoding' is for CSV files: Parquet says its own", "encoding")
+    if entry.spec.delimiter != ",":
+        raise entry.error("'delimiter' is for CSV files only", "delimiter")
     return given
 
 

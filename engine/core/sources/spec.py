@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16")
 MATCH_KEYS = ("name", "email")
+# The characters a CSV's fields may be separated by, and the words that also name them: a comma
+# (the default), a semicolon (Excel's CSV where the decimal separator is a comma), a tab (Excel's
+# "Unicode Text"), a vertical bar.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+_DELIMITER_WORDS = {word: char for char, word in DELIMITERS.items()} | {"pipe": "|", "\\t": "\t"}
 
 _NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
 
@@ -29,6 +34,16 @@ def _text(value) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def delimiter_choices() -> str:
+    """The delimiters merit reads, as a message lists them."""
+    return "',' (or comma, the default), ';' (semicolon), \"\\t\" (or tab), '|' (or pipe)"
+
+
+def delimiter_name(char: str) -> str:
+    """A delimiter in words: 'comma', 'tab', ..."""
+    return DELIMITERS.get(char, repr(char))
 
 
 class ColumnMap(BaseModel):
@@ -95,11 +110,22 @@ class SourceSpec(BaseModel):
     table: str | None = None
     sheet: str | None = None
     encoding: Literal["auto", "utf-8", "gb18030", "utf-16"] = "auto"
+    delimiter: str = ","
     timestamp_format: str | list[str] | None = None
     preset: str | None = None
     columns: dict[str, ColumnMap] = {}
 
     _headers = field_validator("columns", mode="before")(lambda cls, v: bare_headers(v))
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _delimiter_char(cls, value):
+        if not isinstance(value, str):
+            raise ValueError(f"the delimiter {value!r} is not one character: {delimiter_choices()}")
+        char = value if value in DELIMITERS else _DELIMITER_WORDS.get(value.strip().lower())
+        if char is None:
+            raise ValueError(f"the delimiter {value!r} is not one merit reads: {delimiter_choices()}")
+        return char
 
     @model_validator(mode="after")
     def _file_or_table(self):
@@ -110,6 +136,8 @@ class SourceSpec(BaseModel):
                              "of the backend, e.g. support.tickets)")
         if self.table is not None and self.sheet is not None:
             raise ValueError("'sheet' is for Excel workbooks (.xlsx), not for tables")
+        if self.table is not None and self.delimiter != ",":
+            raise ValueError("'delimiter' is for CSV files, not for tables")
         if self.table is not None and not re.fullmatch(r"[^\s.;'\"`]+(\.[^\s.;'\"`]+){0,2}", self.table.strip()):
             raise ValueError(f"'{self.table}' is not a table name: give it as table, schema.table or "
                              f"catalog.schema.table")

@@ -60,6 +60,7 @@ def source_file(ws: Workspace, name: str, path) -> SourceFile:
     src = SourceFile(name, path, ws.display(path), FORMATS[path.suffix.lower()], entry=ws.sources.get(name))
     if src.entry is not None and src.format == "csv":
         src.encoding = detect_encoding(path, src.entry.spec.encoding)
+        src.delimiter = src.entry.spec.delimiter
     return src
 
 

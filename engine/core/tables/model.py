@@ -25,6 +25,7 @@ class SourceFile:
     format: str  # 'csv' | 'parquet' | 'xlsx'
     entry: Any = None  # the table's `sources:` entry (merit.core.sources.entry.SourceEntry), if any
     encoding: str = "utf-8"  # CSV: the file's encoding, as found (merit.core.sources.encoding)
+    delimiter: str = ","  # CSV: what separates its fields (its `sources:` entry's `delimiter`)
     text_path: Path | None = None  # CSV not in UTF-8: the private UTF-8 copy read while loading
 
     @property

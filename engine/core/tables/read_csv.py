@@ -13,9 +13,10 @@ from typing import Any
 from merit.core.contract import TableSchema
 from merit.core.errors import DataError, Problems
 from merit.core.tables.csv_lines import csv_scan, first_long_line, has_nul_byte
-from merit.core.sources.encoding import transcoded
+from merit.core.sources.encoding import UTF16_BOMS, transcoded
 from merit.core.sources.mapping import mapped_values, plan_columns
 from merit.core.sources.no_entry import attach_checks
+from merit.core.sources.spec import DELIMITERS, delimiter_name
 from merit.core.tables.messages import NUL_EXPECTED
 from merit.core.tables.model import Source, SourceFile, Tables
 from merit.core.tables.sql import clean, fetch_raw, ident, sql_str
@@ -44,6 +45,10 @@ def read_csv_header(src: SourceFile) -> list[str]:
     if not head.strip():
         raise DataError("the file is empty: it needs a header row naming its columns",
                         file=src.display, line=1)
+    if head.startswith(UTF16_BOMS):  # (a file in UTF-16 read without its `sources:` entry saying so)
+        raise DataError("the file is UTF-16 text, as Excel's 'Unicode Text' writes it", file=src.display, line=1,
+                        expected='a UTF-8 CSV (save it from Excel as \'CSV UTF-8\'), or a `sources:` entry for it '
+                                 'with encoding: auto (and delimiter: "\\t" for Unicode Text) (docs/data.md)')
     if longer and b"\n" not in head and b"\r" not in head:
         raise too_long(src, 1)
     if b"\0" in head.split(b"\n", 1)[0]:
@@ -53,12 +58,28 @@ def read_csv_header(src: SourceFile) -> list[str]:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        header = next(csv.reader(io.StringIO(text, newline="")))
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=src.delimiter))
     except (StopIteration, csv.Error) as exc:  # pragma: no cover - csv is very forgiving
         raise DataError(f"cannot read the header row ({exc})", file=src.display, line=1)
     if any("\ufffd" in h for h in header):
         raise DataError(NOT_UTF8, file=src.display, line=1, expected=_UTF8_EXPECTED)
+    _check_delimiter(src, header)
     return header
+
+
+def _check_delimiter(src: SourceFile, header: list[str]) -> None:
+    """A header read as one column whose text another delimiter would split: the file is
+    separated by that one (a semicolon CSV, Excel's tab-separated Unicode Text)."""
+    if len(header) != 1:
+        return
+    others = [c for c in DELIMITERS if c != src.delimiter and len(header[0].split(c)) > 1]
+    if others:
+        found = delimiter_name(others[0])
+        written = {"\t": '"\\t"'}.get(others[0], f"'{others[0]}'")
+        raise DataError(f"the header row is one column: its names are separated by a {found}, not a "
+                        f"{delimiter_name(src.delimiter)}", file=src.display, line=1,
+                        expected=f"a {delimiter_name(src.delimiter)}-separated file, or a `sources:` entry for it "
+                                 f"with delimiter: {written} (docs/data.md)")
 
 
 def csv_source(con, src: SourceFile, schema: TableSchema, result: Tables, problems: Problems,
@@ -73,7 +94,7 @@ def csv_source(con, src: SourceFile, schema: TableSchema, result: Tables, proble
 
     def relation_of(path: Path) -> str:
         return (f"read_csv({sql_str(str(path))}, columns = {cols}, header = true, auto_detect = false, "
-                f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+                f"delim = {sql_str(src.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
                 f"ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_CSV_RECORD_BYTES})")
 
     def text(i: int) -> str:
@@ -113,7 +134,8 @@ def csv_error(src: SourceFile, exc: Exception) -> DataError:
     if m_cols:
         return DataError(f"this line has {m_cols.group(2)} fields but the header has {m_cols.group(1)}",
                          file=src.display, line=line,
-                         expected=f"{m_cols.group(1)} comma-separated fields; quote values that contain commas")
+                         expected=f"{m_cols.group(1)} {delimiter_name(src.delimiter)}-separated fields; quote values "
+                                  f"that contain a {delimiter_name(src.delimiter)}")
     low = text.lower()
     if "invalid unicode" in low or "not utf-8" in low:
         return DataError(NOT_UTF8, file=src.display, line=line, expected=_UTF8_EXPECTED)
