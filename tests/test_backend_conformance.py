@@ -291,7 +291,10 @@ def test_spark_reads_files_and_tables_itself(tmp_path, spark_session):
     con = ibis.pyspark.connect(spark_session)
     # the surveys from Parquet files outside the workspace, as s3a:// or hdfs:// would be (a glob)
     location = _parquet_parts(tmp_path / "lake" / "surveys", FIXTURE / "data" / "surveys.csv")
-    ws = _workspace(tmp_path / "files", f"  surveys: {{file: '{location}'}}\n", copy_data=True)
+    # and the handoffs as a semicolon-separated CSV, which Spark's reader reads with the entry's delimiter
+    ws = _workspace(tmp_path / "files", f"  surveys: {{file: '{location}'}}\n"
+                    "  handoffs: {file: data/handoffs.csv, delimiter: ';'}\n", copy_data=True)
+    _semicolon_separated(ws.root / "data" / "handoffs.csv")
     assert ws.cluster_files == {"surveys": location}
     tables = Tables(con=con)
     load_backend_tables(ws, con, tables, set(SERVICE))
@@ -317,6 +320,17 @@ def test_spark_reads_files_and_tables_itself(tmp_path, spark_session):
 
     _check_bad(tmp_path / "bad", con, create, lambda n: f"bt_{n}")
 
+
+
+def _semicolon_separated(path: Path) -> None:
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\n").writerows(rows)
+    assert ";" in out.getvalue() and "," not in out.getvalue().splitlines()[0]
+    path.write_text(out.getvalue(), encoding="utf-8")
 
 
 def _parquet_parts(folder: Path, csv_file: Path) -> str:

@@ -51,6 +51,7 @@ def backend_source(ws: Workspace, name: str) -> BackendSource:
     if path.suffix.lower() == ".csv":
         declared = entry.spec.encoding if entry is not None else "utf-8"
         src.encoding = _SPARK_ENCODINGS[detect_encoding(path, declared)]
+        src.delimiter = entry.spec.delimiter if entry is not None else ","
     return src
 
 

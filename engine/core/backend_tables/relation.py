@@ -40,6 +40,7 @@ class BackendSource:
     entry: Any = None  # the `sources:` entry (merit.core.sources.entry.SourceEntry)
     format: str = "table"
     encoding: str = "UTF-8"  # a CSV file: its encoding, as the engine's reader names it
+    delimiter: str = ","  # a CSV file: what separates its fields (its `sources:` entry's `delimiter`)
     numbered: bool = True  # ``_row`` is the row's place in key order (False: an id, portability.row_numbers)
 
 
@@ -88,7 +89,7 @@ def open_relation(con, src: BackendSource, timestamp_formats=()) -> ir.Table:
             raise DataError(f"the table {src.name} cannot be read: {_first_line(exc)}", file=src.display,
                             expected="a table or view the backend's user may read, named schema.table") from None
     fmt = src.path.suffix.lower().lstrip(".")
-    return portability.read_file(con, str(src.path), f"_merit_file_{src.table}", fmt, src.encoding)
+    return portability.read_file(con, str(src.path), f"_merit_file_{src.table}", fmt, src.encoding, src.delimiter)
 
 
 def _first_line(exc: BaseException) -> str:

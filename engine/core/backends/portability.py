@@ -404,9 +404,10 @@ def strptime_date(text: ir.StringValue, formats: tuple[str, ...]) -> ir.DateValu
     return ibis.cases((wall == wall.truncate("D"), wall.date()), else_=ibis.null("date"))
 
 
-def read_file(con, path: str, name: str, fmt: str, encoding: str = "utf-8") -> ibis.Table:
+def read_file(con, path: str, name: str, fmt: str, encoding: str = "utf-8", delimiter: str = ",") -> ibis.Table:
     """A file read by the engine itself, as the table *name*: CSV with every column as text
-    (header, RFC 4180 quoting, a quoted value may span lines), Parquet with its own types.
+    (header, fields separated by *delimiter*, RFC 4180 quoting, a quoted value may span lines),
+    Parquet with its own types.
     Spark: its readers (the file or glob must be readable by every executor); DuckDB: its
     readers; PostgreSQL reads no files (the file loader's tables are copied onto it)."""
     kind = con.name
@@ -414,14 +415,15 @@ def read_file(con, path: str, name: str, fmt: str, encoding: str = "utf-8") -> i
         reader = con._session.read
         if fmt == "csv":
             frame = reader.options(header=True, inferSchema=False, multiLine=True, mode="FAILFAST", escape='"',
-                                   encoding=encoding).csv(path)
+                                   encoding=encoding, sep=delimiter).csv(path)
         else:
             frame = reader.parquet(path)
         frame.createOrReplaceTempView(name)
         return con.table(name)
     if kind == DUCKDB:
         if fmt == "csv":
-            return con.read_csv(path, table_name=name, all_varchar=True, header=True, encoding=encoding)
+            return con.read_csv(path, table_name=name, all_varchar=True, header=True, encoding=encoding,
+                                delim=delimiter)
         return con.read_parquet(path, table_name=name)
     raise MeritError(f"the {kind} engine does not read files: {path}",
                      expected="a table of the database (sources: {TABLE: {table: schema.name}})")

@@ -94,7 +94,8 @@ def csv_source(con, src: SourceFile, schema: TableSchema, result: Tables, proble
 
     def relation_of(path: Path) -> str:
         return (f"read_csv({sql_str(str(path))}, columns = {cols}, header = true, auto_detect = false, "
-                f"delim = {sql_str(src.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+                f"delim = {sql_str(src.delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+                f"null_padding = false, "
                 f"ignore_errors = false, encoding = 'utf-8', max_line_size = {MAX_CSV_RECORD_BYTES})")
 
     def text(i: int) -> str:
