@@ -211,6 +211,24 @@ def test_line_numbers_of_a_transcoded_file_are_the_files(tmp_path):
     assert (err.file, err.line, err.field) == ("ws/exports/t.csv", 4, "created_at")
 
 
+def test_windows_1252_export_is_read_when_said(tmp_path):
+    """Excel's "CSV (Comma delimited)" on a Western European Windows: Windows-1252, in which 'é' is
+    one byte (0xE9); the assignee is matched by name against agents.csv (UTF-8) only when read right."""
+    text = "Id,Assignee,Created at\n1,Renée Lévesque,2026-08-03 09:00:00 +0800\n2,Ann Lee,2026-08-04 10:00:00 +0800\n"
+    sources = ("  tickets:\n    file: exports/t.csv\n    timestamp_format: '%Y-%m-%d %H:%M:%S %z'\n    columns:\n"
+               "      ticket_id: Id\n      created_at: Created at\n      assignee: {column: Assignee, match: name}\n")
+    root = make_ws(tmp_path, sources.replace("    columns:", "    encoding: windows-1252\n    columns:"),
+                   {"t.csv": text.encode("cp1252")})
+    agents = root / "data" / "agents.csv"
+    agents.write_text(agents.read_text(encoding="utf-8") + "a4,Renée Lévesque,blue,P2,web,2025-01-01,\n",
+                      encoding="utf-8")
+    assert ticket_rows(root, "ticket_id", "assignee") == [("1", "a4"), ("2", "a1")]
+    # `auto` does not guess it: as GB18030, 'é' and the 'e' after it are one other character
+    (root / "cycle.yaml").write_text(HEAD + "sources:\n" + sources, encoding="utf-8")
+    [err] = problems(root)
+    assert (err.line, err.field) == (2, "assignee") and "'Ren閑 L関esque'" in err.message  # é+e -> 閑, é+v -> 関
+
+
 def test_utf16_without_byte_order_mark(tmp_path):
     root = make_ws(tmp_path, "  tickets:\n    file: exports/t.csv\n    preset: zendesk\n    encoding: utf-16\n",
                    {"t.csv": "Id,Created at\n1,2026-08-03\n".encode("utf-16-le")})

@@ -19,7 +19,7 @@ from merit.core.xlsx import _CLASS
 
 IBIS_TYPES = {"string": "string", "enum": "string", "int": "int64", "float": "float64", "bool": "boolean",
               "timestamp": "timestamp", "date": "date", "list": "array<string>"}
-_SPARK_ENCODINGS = {"utf-8": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16"}
+_SPARK_ENCODINGS = {"utf-8": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16", "windows-1252": "windows-1252"}
 
 
 def load_backend_tables(ws: Workspace, con, tables, names, limit: int = 50) -> None:

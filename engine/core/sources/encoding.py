@@ -17,7 +17,10 @@ CHUNK_BYTES = 1 << 24
 PROBE_BYTES = 1 << 21  # what `auto` looks at first: 2 MiB
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-CODECS = {"gb18030": "gb18030", "utf-16": "utf-16"}
+# (windows-1252: what Excel's "CSV (Comma delimited)" writes on an English or Western European
+# Windows; never guessed by `auto`, whose GB18030 would read its accented letters as other text)
+CODECS = {"gb18030": "gb18030", "utf-16": "utf-16", "windows-1252": "cp1252"}
+OTHER_ENCODINGS = "auto, utf-8, gb18030, utf-16 or windows-1252"
 
 
 def detect_encoding(path: Path, declared: str) -> str:
@@ -46,7 +49,7 @@ def transcoded(path: Path, encoding: str, display: str) -> Path:
     if encoding == "utf-16" and not _starts_with(path, UTF16_BOMS):
         raise DataError("the file does not start with a UTF-16 byte-order mark", file=display, line=1,
                         expected="a UTF-16 file as Excel's 'Unicode Text' writes it (with its byte-order mark), "
-                                 "or another encoding: auto, utf-8 or gb18030")
+                                 f"or another encoding: {OTHER_ENCODINGS}")
     fd, name = tempfile.mkstemp(prefix="merit-", suffix=".csv")
     out_path = Path(name)
     try:
@@ -70,8 +73,8 @@ def _copy(fh, out, encoding: str, display: str) -> None:
             good = exc.object[:exc.start].decode(CODECS[encoding], errors="replace")
             raise DataError(f"the file is not {encoding.upper()} text (byte {exc.object[exc.start]:#04x} "
                             f"cannot be read)", file=display, line=lines + (carry + good).count("\n"),
-                            expected=f"a text file in {encoding.upper()}, or another encoding: auto, utf-8, "
-                                     f"gb18030 or utf-16") from None
+                            expected=f"a text file in {encoding.upper()}, or another encoding: "
+                                     f"{OTHER_ENCODINGS}") from None
         text = carry + text
         carry = "\r" if text.endswith("\r") and chunk else ""
         text = text[:len(text) - len(carry)].replace("\r\n", "\n")

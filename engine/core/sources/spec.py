@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16")
+ENCODINGS = ("auto", "utf-8", "gb18030", "utf-16", "windows-1252")
 MATCH_KEYS = ("name", "email")
 # The characters a CSV's fields may be separated by, and the words that also name them: a comma
 # (the default), a semicolon (Excel's CSV where the decimal separator is a comma), a tab (Excel's
@@ -109,7 +109,7 @@ class SourceSpec(BaseModel):
     file: str | None = None
     table: str | None = None
     sheet: str | None = None
-    encoding: Literal["auto", "utf-8", "gb18030", "utf-16"] = "auto"
+    encoding: Literal["auto", "utf-8", "gb18030", "utf-16", "windows-1252"] = "auto"
     delimiter: str = ","
     timestamp_format: str | list[str] | None = None
     preset: str | None = None
