@@ -187,6 +187,18 @@ def test_a_source_names_a_file_or_a_table(tmp_path):
         assert words in info.value.format()
 
 
+def test_a_table_with_none_of_its_columns_reports_them(tmp_path):
+    """A table whose columns all have other names (here: one semicolon-separated header read as one
+    column) is reported for its missing columns, as the file loader does, not a failure of merit's."""
+    con = connect("UTC")
+    con.create_table("agents", _text_table({"agent_id;name;team": ["A1;Ann;x"]}))
+    ws = _workspace(tmp_path, "  agents: {table: agents}\n")
+    errs = _problems(lambda: load_backend_tables(ws, con, Tables(con=con), {"agents"}))
+    assert [(e.file, e.field) for e in errs] == [("table agents", "agent_id"), ("table agents", "name"),
+                                               ("table agents", "team")]
+    assert all(e.message.startswith("missing column") for e in errs)
+
+
 def test_a_table_the_backend_lacks(tmp_path):
     con = connect("UTC")
     ws = _workspace(tmp_path, "  agents: {table: nowhere.agents}\n")

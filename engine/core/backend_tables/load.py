@@ -66,6 +66,9 @@ def _load(ws: Workspace, con, tables, schema: TableSchema, src: BackendSource, p
         del tables.sources[name]
         return
     cols = source_columns(con, src, schema, raw, tables.tables.get("agents"), problems, t_order)
+    if not cols.values:  # (not one column of the table: its missing columns are reported, nothing to type)
+        del tables.sources[name]
+        return
     formats = src.entry.spec.timestamp_formats if src.entry is not None else ()
     src.numbered = portability.numbers_in_order(con.name, schema.key in cols.values)
     try:
