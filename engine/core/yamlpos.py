@@ -289,7 +289,6 @@ def load_model(path: Path, display: str, model, error_cls, *, missing: str, expe
     raise AssertionError("a ValidationError without problems")  # pragma: no cover
 
 
-
 def plain_message(err: dict) -> str:
     """A pydantic error's message without pydantic's own prefix ("Value error, ...": the
     validator's words are the message)."""
@@ -298,6 +297,7 @@ def plain_message(err: dict) -> str:
         if msg.startswith(prefix):
             return msg[len(prefix):]
     return msg
+
 
 def pydantic_errors(exc, doc: YamlDoc, error_cls=MeritError, prefix: Path_ = (), model=None) -> list[MeritError]:
     """Turn a pydantic ValidationError into positioned errors (an unknown key of *model*
