@@ -202,15 +202,29 @@ class CohortBuilder:
             ctx = dataclasses.replace(self.ctx, key_checks=[])
             for expr in exprs:
                 expr.to_column(records, ctx)  # collects the lookups, with their keys as columns of records
+            checks = []
             for check in ctx.key_checks:
                 ident = (tname, check.param, check.key_text)
                 if not isinstance(check.key, ibis.Value) or ident in seen:  # constant keys: compile_ruleset
                     continue
                 seen.add(ident)
+                checks.append(check)
+            for check in self._failing(records, checks):
                 found, values = self._unknown_keys(tname, records, check, limit)
                 problems += found
                 distinct_values += values
         raise_collected(problems, limit=limit, total=distinct_values)
+
+    def _failing(self, records: ibis.Table, checks: list[KeyCheck]) -> list[KeyCheck]:
+        """The *checks* that some record of *records* fails: one query for all of them (the
+        records' problems, rare, are then gathered check by check)."""
+        if not checks:
+            return []
+        unknown = {f"_c{i}": (check.key.notnull() & ~check.key.isin(check.keys)).any()
+                   for i, check in enumerate(checks)}
+        found = portability.execute(self.tables.con, records.aggregate(**unknown))
+        flags = [found[f"_c{i}"].iloc[0] for i in range(len(checks))]
+        return [check for check, flag in zip(checks, flags) if not pd.isna(flag) and bool(flag)]  # (NULL: no records)
 
     def _strict_expressions(self):
         """(table, its records, the expressions over them that hold strict lookups)."""

@@ -131,35 +131,46 @@ class Evaluator(CohortBuilder):
                             for lids in scopes.values() for lid in lids}.values())
             grouped_by_scope = self.aggregates[table].listed(by, list(scopes), metrics)
             ranked += [(table, by, scope, lids, grouped_by_scope[scope]) for scope, lids in scopes.items()]
-        parts = []
-        for table, by, scope, lids, grouped in ranked:
-            scope_key = SCOPE_KEY[scope]
-            for lid in lids:
-                spec = specs[lid]
-                cm = self.plan.metrics[spec.metric]
-                mid = cm.id
-                if cm.agg == "ratio":
-                    den = grouped[f"{mid}__den"].cast("float64")
-                    value = grouped[f"{mid}__num"].cast("float64") / den.nullif(0)
-                else:
-                    value = grouped[f"{mid}__v"].cast("float64")
-                counted = grouped.mutate(_value=value)
-                counted = counted.filter(counted._value.notnull() & (counted[f"{mid}__n"] >= max(spec.min_n, 1)))
-                df = portability.execute(self.tables.con, portability.top_per_group(
-                    counted, counted[scope_key] if scope_key else ibis.literal("org"), counted[f"_dim_{by}"],
-                    counted._value, counted[f"{mid}__n"], spec.top, spec.order == "desc"))
-                out = pd.DataFrame({"scope": scope, "id": df["_id"].astype(str), "list": lid,
-                                    "rank": df["rank"].astype("int64"), "key": df["key"].astype(str),
-                                    "value": df["value"].astype("float64"), "n": df["n"].astype("int64")})
-                parts.append(out)
-        if not parts:
+        rows = []
+        for _table, by, scope, lids, grouped in ranked:
+            rows += [self._list_rows(grouped, scope, lid, by) for lid in lids]
+        if not rows:
             return pd.DataFrame(columns=LIST_COLUMNS)
+        # every list of every scope ranked in one query
+        most = max(spec.top for spec in specs.values())
+        df = portability.execute(self.tables.con, portability.top_per_group(
+            ibis.union(*rows), ["_scope", "_list", "_id"], most))
+        lists = pd.DataFrame({"scope": df["_scope"].astype(str), "id": df["_id"].astype(str),
+                              "list": df["_list"].astype(str), "rank": df["rank"].astype("int64"),
+                              "key": df["key"].astype(str), "value": df["value"].astype("float64"),
+                              "n": df["n"].astype("int64")})
         scope_rank = {"agent": 0, "team": 1, "org": 2}
-        lists = pd.concat(parts, ignore_index=True)
         lists["_s"] = lists["scope"].map(scope_rank)
         order = {lid: i for i, lid in enumerate(self.plan.ruleset.lists)}
         lists["_l"] = lists["list"].map(order)
-        return lists.sort_values(["_s", "id", "_l", "rank"], kind="stable").drop(columns=["_s", "_l"]).reset_index(drop=True)
+        lists = lists.sort_values(["_s", "id", "_l", "rank"], kind="stable")
+        return lists.drop(columns=["_s", "_l"]).reset_index(drop=True)
+
+    def _list_rows(self, grouped: ibis.Table, scope: str, lid: str, by: str) -> ibis.Table:
+        """The rows list *lid* ranks at *scope* (those with a value and enough records), in the
+        columns :func:`portability.top_per_group` reads."""
+        spec = self.plan.ruleset.lists[lid]
+        cm = self.plan.metrics[spec.metric]
+        mid = cm.id
+        if cm.agg == "ratio":
+            den = grouped[f"{mid}__den"].cast("float64")
+            value = grouped[f"{mid}__num"].cast("float64") / den.nullif(0)
+        else:
+            value = grouped[f"{mid}__v"].cast("float64")
+        counted = grouped.mutate(_value=value)
+        counted = counted.filter(counted._value.notnull() & (counted[f"{mid}__n"] >= max(spec.min_n, 1)))
+        scope_key = SCOPE_KEY[scope]
+        return counted.select(
+            _scope=ibis.literal(scope), _list=ibis.literal(lid),
+            _id=counted[scope_key].cast("string") if scope_key else ibis.literal("org"),
+            key=counted[f"_dim_{by}"].cast("string"), value=counted._value.cast("float64"),
+            n=counted[f"{mid}__n"].cast("int64"), _top=ibis.literal(spec.top, type="int64"),
+            _sign=ibis.literal(-1.0 if spec.order == "desc" else 1.0, type="float64"))
 
     def undefined(self) -> dict[str, str]:
         """Metric id -> why the workspace's data leaves it undefined everywhere (a table or a
@@ -183,20 +194,23 @@ class Evaluator(CohortBuilder):
         return missing_tables_note(missing, self.ws.config.data)
 
     def _finish_table_metrics(self, df: pd.DataFrame, metrics: list[CompiledMetric]) -> pd.DataFrame:
-        # (columns gathered in a dict and made into a frame once: a frame changed column by
-        # column costs more than the values on the few rows of a scope)
+        # (columns gathered as numpy arrays and made into a frame once: pandas' per-column
+        # overhead costs more than the values on the few rows of a scope)
         cols: dict[str, object] = {name: df[name] for name in df.columns}
+
+        def floats(name: str) -> np.ndarray:
+            return cols.pop(name).to_numpy(dtype=np.float64, na_value=np.nan)
+
         for cm in metrics:
             if cm.agg == "ratio":
-                num = cols.pop(f"{cm.id}__num").astype("float64")
-                den = cols.pop(f"{cm.id}__den").astype("float64")
+                num, den = floats(f"{cm.id}__num"), floats(f"{cm.id}__den")
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    cols[cm.id] = np.where(den > 0, num / den.where(den != 0, np.nan), np.nan)
+                    cols[cm.id] = np.where(den > 0, num / np.where(den != 0, den, np.nan), np.nan)
                 if cm.spec.is_rate:
-                    cols[f"{cm.id}__low"], cols[f"{cm.id}__high"] = wilson_interval(num.to_numpy(), den.to_numpy())
+                    cols[f"{cm.id}__low"], cols[f"{cm.id}__high"] = wilson_interval(num, den)
             else:
-                cols[cm.id] = cols.pop(f"{cm.id}__v").astype("float64")
-            cols[f"{cm.id}__n"] = cols[f"{cm.id}__n"].astype("int64")
+                cols[cm.id] = floats(f"{cm.id}__v")
+            cols[f"{cm.id}__n"] = cols[f"{cm.id}__n"].to_numpy(dtype=np.int64)
         return pd.DataFrame(cols, index=df.index)
 
     # ---------------------------------------------------------------- assembly

@@ -183,29 +183,35 @@ def _smallest(arg: _ITEM, val: _ORDER, n: dt.int64) -> dt.Array(_ITEM):  # type:
     """The *n* items with the smallest *val* (DuckDB's ``arg_min(arg, val, n)``: a bounded heap)."""
 
 
-def top_per_group(table: ibis.Table, group: ibis.Value, key: ibis.Value, value: ibis.Value,
-                  n: ibis.Value, top: int, descending: bool) -> ibis.Table:
-    """The *top* rows per *group* by *value* (ties: the smaller *key* first), as columns
-    ``_id``, ``key``, ``value``, ``n``, ``rank`` (1 = first).
+def top_per_group(rows: ibis.Table, groups: list[str], most: int) -> ibis.Table:
+    """The first ``_top`` rows (never more than *most*) of each group of *rows* (the values of
+    columns *groups*) by ``value`` times ``_sign`` (1: ascending, -1: descending), ties by the
+    smaller ``key``: columns *groups*, ``key``, ``value``, ``n``, ``rank`` (1 = first).
 
-    DuckDB keeps a bounded heap per group rather than sorting every row (a dimension such as
-    the customer has about as many values as there are records); the other engines rank the
-    rows of each group with a window, which they distribute.
+    *rows* has columns *groups*, ``key`` (string), ``value`` (float64), ``n`` (int64) and, the
+    same on every row of a group, ``_top`` (int64) and ``_sign`` (float64): lists of different
+    lengths and orders are ranked in one query.  DuckDB keeps a bounded heap per group rather
+    than sorting every row (a dimension such as the customer has about as many values as there
+    are records); the other engines rank the rows of each group with a window, which they
+    distribute.
     """
-    key = key.cast("string")
-    value = value.cast("float64")
-    if engine(table) != DUCKDB:
-        rows = table.select(_id=group, key=key, value=value, n=n.cast("int64"))
-        ranking = [rows.value.desc() if descending else rows.value.asc(), rows.key.asc()]
-        rows = rows.mutate(rank=ibis.row_number().over(group_by=rows._id, order_by=ranking) + 1)
-        return rows.filter(rows["rank"] <= top)
-    item = ibis.struct({"key": key, "value": value, "n": n.cast("int64")})
-    order = ibis.struct({"o": -value if descending else value, "k": key})
-    picked = table.group_by(_id=group).aggregate(_top=_smallest(item, order, top))
-    rows = picked.unnest("_top")
-    rows = rows.select("_id", key=rows._top.key, value=rows._top.value, n=rows._top.n)
-    ranking = [rows.value.desc() if descending else rows.value.asc(), rows.key.asc()]
-    return rows.mutate(rank=ibis.row_number().over(group_by=rows._id, order_by=ranking) + 1)
+    if engine(rows) != DUCKDB:
+        ranked = rows.mutate(rank=_rank(rows, groups))
+    else:
+        item = ibis.struct({"key": rows.key, "value": rows.value, "n": rows.n})
+        order = ibis.struct({"o": rows.value * rows._sign, "k": rows.key})
+        picked = rows.group_by([*groups, "_top", "_sign"]).aggregate(_first=_smallest(item, order, most))
+        picked = picked.unnest("_first")
+        picked = picked.select(*groups, "_top", "_sign", key=picked._first.key, value=picked._first.value,
+                               n=picked._first.n)
+        ranked = picked.mutate(rank=_rank(picked, groups))
+    ranked = ranked.filter(ranked["rank"] <= ranked._top)
+    return ranked.select(*groups, "key", "value", "n", "rank")
+
+
+def _rank(rows: ibis.Table, groups: list[str]) -> ir.IntegerValue:
+    order = [(rows.value * rows._sign).asc(), rows.key.asc()]
+    return ibis.row_number().over(group_by=[rows[g] for g in groups], order_by=order) + 1
 
 
 @ibis.udf.agg.builtin(name="min")

@@ -57,15 +57,17 @@ class Expr(SourceText):
     def _check_constants(self) -> None:
         """Compute the parts that use no data now ('9 ** 9 ** 9', "'a' * 10**9", 'hour(3)'),
         so their errors come at parse time as well."""
-        evaluator = ScalarEvaluator(self, {}, {}, "UTC", "name")
+        evaluator = None  # (made when first needed: most expressions have no constant part to compute)
         stack: list[ast.AST] = [self.tree.body]
         while stack:
             node = stack.pop()
             if is_constant_tree(node):
                 if not isinstance(node, ast.Constant):
+                    evaluator = evaluator or ScalarEvaluator(self, {}, {}, "UTC", "name")
                     evaluator._eval(node)
                 continue
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and is_constant_tree(node.right):
+                evaluator = evaluator or ScalarEvaluator(self, {}, {}, "UTC", "name")
                 try:
                     check_exponent(evaluator._eval(node.right))
                 except OperandError as exc:

@@ -46,16 +46,14 @@ class LocalTime:
     def __init__(self, con, start: _dt.date, end: _dt.date):
         lo = _dt.datetime(start.year - 2, 1, 1)
         hi = _dt.datetime(end.year + 3, 1, 1)
-        rows = con.raw_sql(
-            f"SELECT epoch_us(h), epoch_us(CAST(h AS TIMESTAMPTZ)) - epoch_us(h) FROM range("
-            f"TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}', TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}', INTERVAL 1 HOUR) t(h) "
-            f"ORDER BY 1").fetchall()
-        runs: list[tuple[int, int, int]] = []  # (first, last sample, offset) in local microseconds
-        for at, off in rows:
-            if runs and runs[-1][2] == off:
-                runs[-1] = (runs[-1][0], at, off)
-            else:
-                runs.append((at, at, off))
+        # the offset in every hour of the years around the period, as runs of equal offsets
+        # (first, last sample, offset), computed where the samples are
+        hours = f"range(TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}', TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}', INTERVAL 1 HOUR) t(h)"
+        runs = con.raw_sql(
+            f"WITH s AS (SELECT epoch_us(h) AS us, epoch_us(CAST(h AS TIMESTAMPTZ)) - epoch_us(h) AS o FROM {hours}), "
+            "c AS (SELECT us, o, CASE WHEN o = lag(o) OVER (ORDER BY us) THEN 0 ELSE 1 END AS starts FROM s), "
+            "r AS (SELECT us, o, sum(starts) OVER (ORDER BY us) AS run FROM c) "
+            "SELECT min(us), max(us), any_value(o) FROM r GROUP BY run ORDER BY 1").fetchall()
         mid = (_dt.datetime(start.year, start.month, start.day) - _dt.datetime(1970, 1, 1)) // _dt.timedelta(
             microseconds=1)
         safe = [(a + self.MARGIN_US, b - self.MARGIN_US, off) for a, b, off in runs if b - a > 2 * self.MARGIN_US]
