@@ -16,6 +16,7 @@ pool itself is tested by the killed runs of tests/test_writers.py.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -50,13 +51,10 @@ def run_merit_subprocess(*args, timeout: int = 600, cwd=None, env: Mapping[str, 
 
 def run_merit(*args, timeout: int = 600, cwd=None, env: Mapping[str, str] | None = None) -> MeritResult:
     """Run `merit ARGS` in this process (``timeout`` is accepted for the subprocess's signature only)."""
-    from typer.main import get_command
     from typer.testing import CliRunner
 
-    from merit.cli.main import app
-
     argv = [str(a) for a in args]
-    command = get_command(app)
+    command = _command()
     with _restored_process_state(cwd), CliRunner().isolation(env=dict(env or {})) as (out, err, _):
         with _fresh_consoles():
             try:
@@ -72,6 +70,17 @@ def run_merit(*args, timeout: int = 600, cwd=None, env: Mapping[str, str] | None
                 sys.stderr.flush()
         stdout, stderr = (stream.getvalue().decode("utf-8", "replace") for stream in (out, err))
     return MeritResult(["merit", *argv], code, stdout, stderr)
+
+
+@functools.cache
+def _command():
+    """The click command of merit's application, made once per process (Typer builds it afresh on
+    every call, about 10 ms; it holds no state of a run)."""
+    from typer.main import get_command
+
+    from merit.cli.main import app
+
+    return get_command(app)
 
 
 class MeritProcess:

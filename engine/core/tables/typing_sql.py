@@ -46,14 +46,8 @@ class LocalTime:
     def __init__(self, con, start: _dt.date, end: _dt.date):
         lo = _dt.datetime(start.year - 2, 1, 1)
         hi = _dt.datetime(end.year + 3, 1, 1)
-        # the offset in every hour of the years around the period, as runs of equal offsets
-        # (first, last sample, offset), computed where the samples are
-        hours = f"range(TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}', TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}', INTERVAL 1 HOUR) t(h)"
-        runs = con.raw_sql(
-            f"WITH s AS (SELECT epoch_us(h) AS us, epoch_us(CAST(h AS TIMESTAMPTZ)) - epoch_us(h) AS o FROM {hours}), "
-            "c AS (SELECT us, o, CASE WHEN o = lag(o) OVER (ORDER BY us) THEN 0 ELSE 1 END AS starts FROM s), "
-            "r AS (SELECT us, o, sum(starts) OVER (ORDER BY us) AS run FROM c) "
-            "SELECT min(us), max(us), any_value(o) FROM r GROUP BY run ORDER BY 1").fetchall()
+        zone = con.raw_sql("SELECT current_setting('TimeZone')").fetchone()[0]
+        runs = _offset_runs(con, zone, lo, hi)
         mid = (_dt.datetime(start.year, start.month, start.day) - _dt.datetime(1970, 1, 1)) // _dt.timedelta(
             microseconds=1)
         safe = [(a + self.MARGIN_US, b - self.MARGIN_US, off) for a, b, off in runs if b - a > 2 * self.MARGIN_US]
@@ -208,3 +202,21 @@ def _list_from_text(s: str, local: LocalTime) -> Typing:
 _FROM_TEXT = {"string": _string_from_text, "int": _int_from_text, "float": _float_from_text,
               "bool": _bool_from_text, "date": _date_from_text, "timestamp": _timestamp_from_text,
               "list": _list_from_text}
+
+
+_RUNS: dict[tuple[str, _dt.datetime, _dt.datetime], list[tuple[int, int, int]]] = {}
+
+
+def _offset_runs(con, zone: str, lo: _dt.datetime, hi: _dt.datetime) -> list[tuple[int, int, int]]:
+    """The offset of *zone* (the session's) in every hour from *lo* to *hi*, as runs of equal
+    offsets (first, last sample, offset) in local microseconds: computed where the samples are,
+    and once per process (a process that evaluates several workspaces asks again)."""
+    key = (zone, lo, hi)
+    if key not in _RUNS:
+        hours = f"range(TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}', TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}', INTERVAL 1 HOUR) t(h)"
+        _RUNS[key] = [tuple(run) for run in con.raw_sql(
+            f"WITH s AS (SELECT epoch_us(h) AS us, epoch_us(CAST(h AS TIMESTAMPTZ)) - epoch_us(h) AS o FROM {hours}), "
+            "c AS (SELECT us, o, CASE WHEN o = lag(o) OVER (ORDER BY us) THEN 0 ELSE 1 END AS starts FROM s), "
+            "r AS (SELECT us, o, sum(starts) OVER (ORDER BY us) AS run FROM c) "
+            "SELECT min(us), max(us), any_value(o) FROM r GROUP BY run ORDER BY 1").fetchall()]
+    return _RUNS[key]
