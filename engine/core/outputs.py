@@ -295,9 +295,8 @@ def _csv_fields(values: pd.Series) -> pa.Array:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     elif pd.api.types.is_integer_dtype(values.dtype):
         arr = pc.cast(pa.array(values, from_pandas=True), pa.string())
-    else:  # numbers, booleans, mixed objects: as str() writes them (few such columns, and small)
-        arr = pa.array([("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-                        for v in values.astype(object)], type=pa.string())
+    else:
+        arr = _texts(values)
     arr = arr.fill_null("")
     if not pd.api.types.is_numeric_dtype(values.dtype):  # number columns stay numbers
         arr = csv_safe(arr)  # no live formulas (merit.core.xlsx): '=..., while a text '-5' stays -5
@@ -306,6 +305,19 @@ def _csv_fields(values: pd.Series) -> pa.Array:
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
         arr = pc.if_else(special, quoted, arr)
     return arr
+
+
+def _texts(values: pd.Series) -> pa.Array:
+    """A column of objects as str() writes them, undefined as null: in Arrow when they are all
+    texts (numbers written by fmt_numbers), else value by value (numbers, booleans, mixed
+    objects: few such columns, and small)."""
+    if pd.api.types.is_object_dtype(values.dtype):
+        try:
+            return pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # (not all texts)
+            pass
+    return pa.array([("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+                     for v in values.astype(object)], type=pa.string())
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
