@@ -700,3 +700,28 @@ def test_colliding_key_hashes_are_not_duplicates(tmp_path, monkeypatch):
     errs, total = problems_of(make_ws(tmp_path / "dup", {"tickets.csv": tickets + T_OK.replace("t1", "t2")}))
     assert total == 1 and where(errs) == [("ws/data/tickets.csv", 5, "ticket_id")]
     assert "first used on line 3" in errs[0].message
+
+
+def test_local_times_to_utc_in_two_zones_in_one_process():
+    """A zone's offsets are found once per process and zone: two cycles in different zones,
+    evaluated one after the other (Shanghai again last), each convert with their own."""
+    from merit.core.tables import _LocalTime, connect
+
+    def utc_of(zone: str, local: str) -> tuple[str, list]:
+        con = connect(zone)
+        lt = _LocalTime(con, dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+        value = con.raw_sql(f"SELECT CAST({lt.to_utc(f'TIMESTAMP {local!r}')} AS VARCHAR)").fetchone()[0]
+        return value, lt.stretches
+
+    hour = 3_600_000_000  # microseconds
+    shanghai, stretches = utc_of("Asia/Shanghai", "2026-08-20 20:00:00")
+    assert shanghai == "2026-08-20 12:00:00"  # UTC+8 all year: one stretch, 2024 to 2029
+    assert len(stretches) == 1 and stretches[0][2] == -8 * hour
+    new_york, stretches = utc_of("America/New_York", "2026-08-20 20:00:00")
+    assert new_york == "2026-08-21 00:00:00"  # EDT, UTC-4
+    # 2024-01-01 to 2029-01-01: five summers (EDT) between six winters (EST)
+    assert len(stretches) == 11 and stretches[0][2] == 4 * hour
+    assert sorted({s[2] for s in stretches}) == [4 * hour, 5 * hour]
+    winter, _ = utc_of("America/New_York", "2026-01-15 09:30:00")
+    assert winter == "2026-01-15 14:30:00"  # EST, UTC-5
+    assert utc_of("Asia/Shanghai", "2026-08-20 20:00:00")[0] == "2026-08-20 12:00:00"
