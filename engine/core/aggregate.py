@@ -403,7 +403,6 @@ class TableAggregates:
         return df
 
 
-
 def _combine(p: pd.DataFrame, keys: list[str], how: dict[str, str]) -> tuple[dict, dict[str, np.ndarray]]:
     """The partial rows *p* combined per value of *keys* (all rows: one group without keys),
     column by column as *how* says (sum, min or max): (the groups' key columns, the combined

@@ -210,6 +210,7 @@ def top_per_group(rows: ibis.Table, groups: list[str], most: int) -> ibis.Table:
 
 
 def _rank(rows: ibis.Table, groups: list[str]) -> ir.IntegerValue:
+    """Each row's place in its group (1 = first): by ``value`` times ``_sign``, then ``key``."""
     order = [(rows.value * rows._sign).asc(), rows.key.asc()]
     return ibis.row_number().over(group_by=[rows[g] for g in groups], order_by=order) + 1
 
