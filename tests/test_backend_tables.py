@@ -336,3 +336,18 @@ def test_postgres_tables_native_and_text(tmp_path, postgres_url):
 
 
 # ------------------------------------------------------------------ Spark
+
+
+def test_timestamp_format_patterns_through_portability_on_duckdb():
+    """The portability layer's reading on DuckDB itself (one try_strptime per pattern with %z)
+    gives what DuckDB's try_strptime gives, and no 30 February."""
+    from merit.core.backends import portability
+
+    want = duckdb_strptime_values()
+    got = strptime_values(connect("UTC"), lambda s, fmt: portability.strptime_utc(s, (fmt,), "UTC"))
+    assert {k: (want[k], got[k]) for k in want if want[k] != got[k]} == {}
+    con = connect("UTC")
+    t = con.create_table("_feb", pa.table({"s": ["2026/02/30 20:00 +0800", "2026/02/28 20:00 +0800"]}))
+    read = t.select(v=portability.strptime_utc(t.s, ("%d.%m.%Y %H:%M %z", "%Y/%m/%d %H:%M %z"), "UTC"))
+    values = con.execute(read)["v"].tolist()
+    assert pd.isna(values[0]) and values[1] == pd.Timestamp("2026-02-28 12:00:00")

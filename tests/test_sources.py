@@ -9,6 +9,7 @@ worked out by hand from those files (the comments show how).
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -227,6 +228,24 @@ def test_windows_1252_export_is_read_when_said(tmp_path):
     (root / "cycle.yaml").write_text(HEAD + "sources:\n" + sources, encoding="utf-8")
     [err] = problems(root)
     assert (err.line, err.field) == (2, "assignee") and "'Ren閑 L関esque'" in err.message  # é+e -> 閑, é+v -> 関
+
+
+def test_timestamp_formats_with_offsets_read_only_real_dates(tmp_path):
+    """Patterns with %z, tried in order on what ISO 8601 does not read: 20:00 at +08:00 is 12:00
+    UTC, 10:30 at -05:30 is 16:00 UTC; 30 February is no date, whichever pattern is tried (DuckDB's
+    strptime given a list of such patterns read it as 2 March)."""
+    text = ("Id,Created at,assignee\n1,2026/08/20 20:00 +0800,a1\n2,20.08.2026 10:30 -05:30,a1\n"
+            "3,2026-08-21 09:00:00+08:00,a1\n4,2026/02/30 20:00 +0800,a1\n")
+    sources = ("  tickets:\n    file: exports/t.csv\n"
+               "    timestamp_format: ['%d.%m.%Y %H:%M %z', '%Y/%m/%d %H:%M %z']\n"
+               "    columns:\n      ticket_id: Id\n      created_at: Created at\n")
+    root = make_ws(tmp_path, sources, {"t.csv": text})
+    [err] = problems(root)
+    assert (err.line, err.field) == (5, "created_at") and "'2026/02/30 20:00 +0800'" in err.message
+    (root / "exports" / "t.csv").write_text(text.rsplit("4,", 1)[0], encoding="utf-8")
+    assert ticket_rows(root, "ticket_id", "created_at") == [
+        ("1", dt.datetime(2026, 8, 20, 12, 0)), ("2", dt.datetime(2026, 8, 20, 16, 0)),
+        ("3", dt.datetime(2026, 8, 21, 1, 0))]  # (ISO 8601, read before any pattern)
 
 
 def test_utf16_without_byte_order_mark(tmp_path):
