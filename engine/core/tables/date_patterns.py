@@ -1,5 +1,5 @@
 """Recognising how dates and times that are not ISO 8601 are written (Excel's ``2026/8/20 20:00``,
-``08/20/2026 8:00 PM``, ``20.08.2026``), so that a problem can say which ``timestamp_format:`` to
+``08/20/2026 8:00 PM``, ``20.08.2026``, ``2026年8月20日 20时05分``), so that a problem can say which ``timestamp_format:`` to
 add to the table's ``sources:`` entry.  Tried on a few example values only, through DuckDB's own
 ``strptime`` (what typing then uses), so a format suggested is one that reads them."""
 
@@ -16,7 +16,7 @@ DATE_PARTS = ("%Y/%m/%d", "%Y.%m.%d", "%Y-%m-%d", "%Y%m%d", "%Y年%m月%d日",
               "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%y",
               "%d %b %Y", "%d-%b-%Y", "%b %d, %Y", "%b %d %Y")
 TIME_PARTS = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", "T%H:%M", "T%H:%M:%S", "T%H:%M:%S.%f",
-              " %I:%M %p", " %I:%M:%S %p", " %I:%M%p", " %I:%M:%S%p")
+              " %I:%M %p", " %I:%M:%S %p", " %I:%M%p", " %I:%M:%S%p", " %H时%M分", " %H时%M分%S秒")
 ZONE_PARTS = ("", " %z", "%z")
 
 CANDIDATES = tuple(d + t + z for d, t, z in product(DATE_PARTS, TIME_PARTS, ZONE_PARTS) if t or not z)
