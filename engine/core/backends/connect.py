@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from merit.core.backends import portability
+from merit.core.backends.compiled import cache_compiled_sql
 from merit.core.backends.spec import BackendSpec, without_password
 from merit.core.errors import MeritError
 
@@ -35,6 +36,7 @@ def open_backend(spec: BackendSpec, timezone: str):
         return connect(timezone)
     con = _spark(spec) if spec.kind == "spark" else _postgres(spec)
     portability.prepare_session(con)
+    cache_compiled_sql(con)
     return con
 
 

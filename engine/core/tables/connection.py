@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
+from merit.core.backends.compiled import cache_compiled_sql
 from merit.core.errors import MeritError
 from merit.core.tables.sql import sql_str
 
@@ -21,6 +22,7 @@ def connect(timezone: str):
     4 GB and is no slower (DuckDB otherwise keeps up to 80 % of RAM in buffers).
     """
     con = ibis.duckdb.connect()
+    cache_compiled_sql(con)
     set_zone(con, timezone)
     limit = os.environ.get("MERIT_MEMORY_LIMIT", "3GB")
     try:
