@@ -19,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,20 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def _tagged(tag: str) -> list[int]:
+    """The running processes whose environment holds MERIT_TEST_RUN=*tag*."""
+    wanted = f"MERIT_TEST_RUN={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def _files(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
@@ -149,8 +164,10 @@ def demo12(tmp_path_factory) -> Path:
 def test_killed_run_ends_its_render_workers(demo12, tmp_path, sig):
     ws = tmp_path / "ws"
     shutil.copytree(demo12, ws)
+    tag = f"killed-{uuid.uuid4().hex}"  # in the environment of the run and of every process it starts
     proc = subprocess.Popen([str(MERIT), "run", str(ws)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "MERIT_LOCK_TIMEOUT": "5", "MERIT_RENDER_WORKERS": "2"})
+                            env={**os.environ, "MERIT_LOCK_TIMEOUT": "5", "MERIT_RENDER_WORKERS": "2",
+                                 "MERIT_TEST_RUN": tag})
     staging = ws / f".out.staging-{proc.pid}"
     workers: list[int] = []
     deadline = time.monotonic() + 600
@@ -166,14 +183,16 @@ def test_killed_run_ends_its_render_workers(demo12, tmp_path, sig):
         proc.send_signal(sig)
         proc.wait(timeout=60)
         assert proc.returncode == -sig, proc.stderr.read()
+        landed = _files(staging)
 
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        while time.monotonic() < deadline and _tagged(tag):
             time.sleep(0.05)
         assert not [w for w in workers if _alive(w)], "render workers survived their run"
-        landed = _files(staging)
-        time.sleep(1.5)  # (a surviving worker would land its PDF within about a second)
-        assert _files(staging) == landed, "PDFs still land in the dead run's staging folder"
+        # no process of the run is left, whatever its parent now (one started after `workers` was
+        # read too), and none landed a PDF after the run had died
+        assert _tagged(tag) == []
+        assert _files(staging) == landed, "PDFs landed in the dead run's staging folder"
     finally:  # a failing test leaves no process behind
         for w in workers:
             if _alive(w) and "spawn_main" in _cmdline(w):
