@@ -21,6 +21,9 @@ class CountingCompiler:
         self.inner = con.compiler._compiler if isinstance(con.compiler, _CachingCompiler) else con.compiler
         self.calls = 0
 
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
     def to_sqlglot(self, expr, *, limit=None, params=None):
         self.calls += 1
         return self.inner.to_sqlglot(expr, limit=limit, params=params)
@@ -123,3 +126,38 @@ def test_results_through_the_cache_are_the_database_s(con):
     for _ in range(2):
         out = con.execute(t.filter(t.d > Decimal("2")).select("b", e=t.a * 2))
         assert out.to_dict("list") == {"b": ["y"], "e": [-4.0]}
+
+
+def test_sql_texts_are_kept_too(con):
+    cache = CompiledCache()
+    made = []
+
+    def compile_sql(expr, *, limit=None, pretty=False):
+        made.append((limit, pretty))
+        return type(con).compile(con, expr, limit=limit, pretty=pretty)
+    t = con.table("t")
+    asked = [(None, False), (None, False), (None, True), (2, False), (2, False)]
+    texts = [cache.text(con, t.filter(t.a > 0).select("b"), limit, pretty, compile_sql) for limit, pretty in asked]
+    assert made == [(None, False), (None, True), (2, False)]
+    assert texts[0] == texts[1] == type(con).compile(con, t.filter(t.a > 0).select("b"))
+    assert "\n" in texts[2] and texts[3] == texts[4] and texts[3].endswith("LIMIT 2")
+
+
+def test_every_connection_compiles_through_the_process_cache(monkeypatch):
+    import gc
+    import weakref
+
+    from merit.core.backends import compiled
+
+    monkeypatch.setattr(compiled, "_CACHE", CompiledCache())  # (this test's own, empty)
+    con = connect("UTC")
+    con.raw_sql("CREATE TABLE t (a DOUBLE)")
+    t = con.table("t")
+    text = con.compile(t.select(z=t.a + 41))
+    assert len(compiled._CACHE._entries) == 2  # its tree and its text
+    assert con.compile(t.select(z=t.a + 41)) == text == type(con).compile(con, t.select(z=t.a + 41))
+    assert len(compiled._CACHE._entries) == 2
+    dropped = weakref.ref(con)
+    del con, t
+    gc.collect()
+    assert dropped() is None  # (the cache holds no connection)

@@ -15,8 +15,8 @@ any connection of one dialect), which lets later connections find what earlier o
 An expression holding a value of any other type (an in-memory table's data) is translated and
 not kept: only an identity could key it, and nothing else would ever find it.
 
-What is returned is a copy of the cached SQL tree (callers such as ``create_table`` wrap it in
-larger statements).  Ibis's process-wide options (``ibis.options``) are not in the key: merit
+Both the SQL tree (which ``create_table`` wraps in a larger statement) and the SQL text (what a
+query runs) are kept; a tree is handed out as a copy.  Ibis's process-wide options (``ibis.options``) are not in the key: merit
 never changes them.
 """
 
@@ -25,7 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import functools
 import threading
+import weakref
 
 from ibis.backends import BaseBackend
 from ibis.common.collections import FrozenDict
@@ -45,28 +47,39 @@ class CompiledCache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
-        self._entries: dict[tuple, object] = {}  # key -> sqlglot tree
+        self._entries: dict[tuple, object] = {}  # key -> sqlglot tree or SQL text
         self._interned: dict[tuple, int] = {}
-        self._lock = threading.Lock()
+        self._generation = 0  # how many times the cache started afresh
+        self._lock = threading.RLock()  # (re-entered: making a text translates the tree)
 
     def translate(self, compiler, expr, limit):
-        """*compiler*'s translation of *expr* (with *limit*), from the cache when it has it."""
+        """*compiler*'s SQL tree for *expr* (with *limit*): a copy of the cached one when there is one."""
+        return self._get((type(compiler), limit), expr, lambda: compiler.to_sqlglot(expr, limit=limit)).copy()
+
+    def text(self, con, expr, limit, pretty: bool, compile_sql):
+        """The SQL text ``compile_sql`` (*con*'s own) makes of *expr*, cached like the trees."""
+        return self._get((type(con), "text", limit, pretty), expr,
+                         lambda: compile_sql(expr, limit=limit, pretty=pretty))
+
+    def _get(self, about: tuple, expr, make):
         with self._lock:
             # (afresh before keying: a key is only good with the interned numbers it was made with;
             # the interned structures also grow with the queries that are never kept)
             if len(self._entries) >= self.max_entries or len(self._interned) >= 64 * self.max_entries:
                 self._entries.clear()
                 self._interned.clear()
+                self._generation += 1
+            generation = self._generation
             try:
-                key = (type(compiler), self._key(expr.op(), {}), limit)
+                key = (*about, self._key(expr.op(), {}))
             except (_NotKeyed, RecursionError):  # (or a graph deeper than Python's stack)
-                return compiler.to_sqlglot(expr, limit=limit)
+                return make()
             found = self._entries.get(key)
-            if found is not None:
-                return found.copy()
-            sql = compiler.to_sqlglot(expr, limit=limit)
-            self._entries[key] = sql.copy()
-            return sql
+            if found is None:
+                found = make()
+                if self._generation == generation:  # (unless making it started the cache afresh)
+                    self._entries[key] = found
+            return found
 
     def _key(self, value, memo: dict[int, int]) -> int:
         """The interned key of *value*; *memo*: the keys of this graph's objects by identity."""
@@ -114,6 +127,18 @@ class _CachingCompiler:
 
 
 def cache_compiled_sql(con) -> None:
-    """Make the Ibis connection *con* translate through the process's cache of compiled SQL."""
-    if not isinstance(con.compiler, _CachingCompiler):
-        con.compiler = _CachingCompiler(con.compiler, _CACHE)
+    """Make the Ibis connection *con* compile through the process's cache: its SQL trees (which
+    ``create_table`` wraps) and its SQL texts (what queries run)."""
+    if isinstance(con.compiler, _CachingCompiler):
+        return
+    con.compiler = _CachingCompiler(con.compiler, _CACHE)
+    connection = weakref.ref(con)  # (not a cycle through the connection: it closes when dropped)
+    compile_sql = type(con).compile
+
+    def compile(expr, /, *, limit=None, params=None, pretty=False):
+        this = connection()
+        if params or limit == "default":
+            return compile_sql(this, expr, limit=limit, params=params, pretty=pretty)
+        return _CACHE.text(this, expr, limit, pretty, functools.partial(compile_sql, this))
+
+    con.compile = compile
