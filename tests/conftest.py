@@ -3,8 +3,10 @@ workspaces, and workspaces built once per test run and shared by every xdist wor
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -123,3 +125,16 @@ def service_rendered(tmp_path_factory) -> Path:
         assert proc.returncode == 0, proc.stderr
 
     return build_once(tmp_path_factory, "service-rendered", build)
+
+
+def pdf_text(path: Path, mode: str = "-layout") -> str:
+    """The text of the PDF at *path* as pdftotext gives it (``-layout``, or ``-raw``: in the order it
+    was written), read once per process for each version of the file (0.2 s a scorecard)."""
+    stat = Path(path).stat()
+    return _pdftotext(str(path), mode, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _pdftotext(path: str, mode: str, _version: tuple) -> str:
+    return subprocess.run(["pdftotext", mode, path, "-"], check=True, capture_output=True, text=True).stdout
+

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from merit.i18n import LANGUAGES, UnknownLanguage, catalogue_path, check_language, formats, translator
 
-from .conftest import FIXTURES, run_merit
+from .conftest import FIXTURES, pdf_text, run_merit
 from .panelist import fill_xlsx, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,11 +81,6 @@ def test_cycle_language_is_checked(tmp_path):
 
 
 # ------------------------------------------------------------------ scorecards
-def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, service_rendered) -> dict:
     """{(language, 'agent'|'team'): text} of agent A1 and team alpha of the service fixture: the

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from datetime import datetime, timedelta
 from itertools import permutations
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_merit
+from tests.conftest import pdf_text, run_merit
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 
@@ -81,15 +80,9 @@ scoring:
 """
 
 
-def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
-
-
 def raw_text(path: Path) -> str:
     """The text in the order it was written (keeps each score tile together)."""
-    return subprocess.run(["pdftotext", "-raw", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return pdf_text(path, "-raw")
 
 
 def flat(text: str) -> str:

@@ -17,16 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_of, run_merit
+from tests.conftest import copy_of, pdf_text, run_merit
 
 FIXTURE = Path(__file__).parent / "fixtures" / "service_ws"
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
 
 
 def copy_fixture(tmp: Path, name: str = "ws") -> Path:
