@@ -358,15 +358,19 @@ def test_second_process_fails_clearly_while_the_lock_is_held(service_ws):
     env = {**os.environ, "MERIT_LOCK_TIMEOUT": "1"}
     with workspace_lock(service_ws):
         start = time.monotonic()
-        proc = subprocess.run([str(MERIT), "run", str(service_ws), "--no-pdf"], capture_output=True, text=True,
-                              env=env, timeout=120)
+        # (both at once: each waits its own second for the lock)
+        run, adjust = (subprocess.Popen([str(MERIT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=env)
+                       for args in (["run", str(service_ws), "--no-pdf"],
+                                    ["adjust", str(service_ws), "--ticket", "T02", "--set", "rating=good",
+                                     "--reason", "r", "--by", "x"]))
+        out, err = run.communicate(timeout=120)
         waited = time.monotonic() - start
-        assert_user_error(proc, "another merit process is working on this workspace", f"pid {os.getpid()}",
-                          "waited 1 s")
+        assert_user_error(MeritResult([], run.returncode, out, err),
+                          "another merit process is working on this workspace", f"pid {os.getpid()}", "waited 1 s")
         assert waited >= 1
-        proc = subprocess.run([str(MERIT), "adjust", str(service_ws), "--ticket", "T02", "--set", "rating=good",
-                               "--reason", "r", "--by", "x"], capture_output=True, text=True, env=env, timeout=120)
-        assert_user_error(proc, "another merit process")
+        out, err = adjust.communicate(timeout=120)
+        assert_user_error(MeritResult([], adjust.returncode, out, err), "another merit process")
     assert not (service_ws / "out").exists()
     ok(run_merit("run", service_ws, "--no-pdf"))  # the lock is free again
 
