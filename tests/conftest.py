@@ -29,8 +29,8 @@ os.environ.setdefault("MERIT_RENDER_WORKERS", "1")
 # The test files that take longest, longest first.  xdist (``--dist loadfile``, see pyproject.toml)
 # hands each worker whole files in collection order: starting with the longest, the workers end
 # together.  A file not listed runs after these, in its usual order.  Re-rank with --durations.
-LONGEST_FIRST = ["test_backend_conformance.py", "test_outputs_pinned.py", "test_render.py", "test_cycles.py", "test_privacy.py",
-                 "test_writers.py", "test_full_metrics.py", "test_panel.py", "test_fairness.py",
+LONGEST_FIRST = ["test_backend_conformance.py", "test_outputs_pinned.py", "test_render.py", "test_cycles.py",
+                 "test_privacy.py", "test_writers.py", "test_full_metrics.py", "test_panel.py", "test_fairness.py",
                  "test_packaging.py", "test_check_catches.py", "test_safety_sheets.py", "test_cli.py"]
 
 

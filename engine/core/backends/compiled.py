@@ -7,17 +7,19 @@ cycle for trends, a what-if, a test suite) translates the same queries again.  A
 given :func:`cache_compiled_sql` keeps the translations in a process-wide cache.
 
 The key is the expression's whole structure, made exactly: every node is interned by its class
-and its arguments' keys, values by their type and ``repr`` (``1``, ``1.0``, ``True``, ``-0.0``
-and ``Decimal('1.50')`` are all different keys), so two keys are equal only when the graphs are.
-Never a hash alone.  Two things are left out because the SQL does not depend on them: the
-connection a table belongs to (tables of the same name, schema and namespace compile the same on
-any connection of one dialect), which lets later connections find what earlier ones compiled.
-An expression holding a value of any other type (an in-memory table's data) is translated and
-not kept: only an identity could key it, and nothing else would ever find it.
+and its arguments' keys, values by their type and ``repr`` (``1``, ``1.0``, ``True`` and ``-0.0``
+are all different keys, and so are two instants written in different zones), so two keys are
+equal only when the graphs are.  Never a hash alone.  One thing is left out because the SQL does
+not depend on it: the connection a table belongs to (tables of the same name, schema and
+namespace compile the same on any connection of one dialect), which lets later connections find
+what earlier ones compiled.  An expression holding a value of any other type (an in-memory
+table's data) is translated and not kept: only an identity could key it, and nothing else would
+ever find it.  Every object keyed belongs to the expression graph, alive while it is keyed, so
+the identities in the memo of one keying are never another object's.
 
 Both the SQL tree (which ``create_table`` wraps in a larger statement) and the SQL text (what a
-query runs) are kept; a tree is handed out as a copy.  Ibis's process-wide options (``ibis.options``) are not in the key: merit
-never changes them.
+query runs) are kept; a tree is handed out as a copy.  Ibis's process-wide options
+(``ibis.options``) are not in the key: merit never changes them.
 """
 
 from __future__ import annotations
