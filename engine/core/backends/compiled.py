@@ -35,8 +35,9 @@ from ibis.backends import BaseBackend
 from ibis.common.collections import FrozenDict
 from ibis.common.grounds import Concrete
 
-# At most this many translations kept; past it the cache starts afresh (a run makes a few dozen).
-MAX_ENTRIES = 2048
+# At most this many translations kept (about 5 KB each, pickled); past it the cache starts afresh
+# (a run makes about a hundred, a test worker about 400).
+MAX_ENTRIES = 1024
 _BY_REPR = (str, int, float, bool, type(None), bytes, decimal.Decimal, dt.date, dt.time, dt.timedelta, enum.Enum)
 
 
