@@ -1,7 +1,8 @@
 """Recognising how dates and times that are not ISO 8601 are written (Excel's ``2026/8/20 20:00``,
-``08/20/2026 8:00 PM``, ``20.08.2026``, ``2026年8月20日 20时05分``), so that a problem can say which ``timestamp_format:`` to
-add to the table's ``sources:`` entry.  Tried on a few example values only, through DuckDB's own
-``strptime`` (what typing then uses), so a format suggested is one that reads them."""
+``08/20/2026 8:00 PM``, ``20.08.2026``, ``2026年8月20日 20时05分``), so that a problem can say
+which ``timestamp_format:`` to add to the table's ``sources:`` entry.  Tried on a few example
+values only, through DuckDB's own ``strptime`` (what typing then uses), so a format suggested is
+one that reads them."""
 
 from __future__ import annotations
 
